@@ -1,0 +1,77 @@
+"""
+The sentry-sdk client: how it is started from a `SentryConfig`, which integrations it gets, and
+how the event loop is instrumented. Everything that depends on sentry-sdk's setup API is here.
+"""
+
+import asyncio
+import logging
+import typing
+
+import sentry_sdk
+import sentry_sdk.integrations.aiohttp
+import sentry_sdk.integrations.asyncio
+import sentry_sdk.scrubber
+
+from . import logging_bridge
+from . import uncaught
+from .config import SentryConfig
+
+L = logging.getLogger(__name__)
+
+
+def start(config: SentryConfig, transport=None) -> None:
+	"""
+	Start the sentry-sdk client for `config` and put the service's identity on the global scope.
+
+	Args:
+		config: The validated configuration (must be active).
+		transport: A sentry-sdk `Transport` class or instance, or None for the default HTTP transport.
+	"""
+	options: typing.Dict[str, typing.Any] = dict(
+		dsn=config.dsn,
+		environment=config.environment,
+		release=config.release or "",  # "" keeps the SDK from guessing (it would run git)
+		server_name=config.identity.host_name,
+		traces_sample_rate=config.traces_sample_rate,
+		send_default_pii=config.send_default_pii,
+		debug=config.debug,
+		shutdown_timeout=config.shutdown_timeout,
+		max_value_length=8192,
+		integrations=[
+			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
+			sentry_sdk.integrations.aiohttp.AioHttpIntegration(),
+		],
+		event_scrubber=sentry_sdk.scrubber.EventScrubber(recursive=True, send_default_pii=config.send_default_pii),
+		before_send=_before_send,
+		before_breadcrumb=logging_bridge.before_breadcrumb,
+	)
+	if transport is not None:
+		options["transport"] = transport
+	sentry_sdk.init(**options)
+	logging_bridge.open_root_level(config.breadcrumbs_level)
+
+	scope = sentry_sdk.get_global_scope()
+	scope.set_tags(config.identity.tags)
+	if logging_bridge.event_processor not in scope._event_processors:
+		scope.add_event_processor(logging_bridge.event_processor)
+
+
+def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:
+	"""
+	Instrument a running event loop: each asyncio task gets its own isolation scope (so a tag set
+	in one task never shows on another's events), and an exception that escapes a task or reaches
+	the loop's exception handler is sent once.
+	"""
+	sentry_sdk.integrations.asyncio.enable_asyncio_integration(task_spans=False)
+	uncaught.install_loop_handler(loop)
+
+
+def flush(timeout: float) -> None:
+	"""Block until queued envelopes are sent or `timeout` seconds pass."""
+	sentry_sdk.flush(timeout=timeout)
+
+
+def _before_send(event: dict, hint: dict) -> typing.Optional[dict]:
+	if not event.get("release"):
+		event.pop("release", None)
+	return uncaught.dedupe(event, hint)

@@ -1,0 +1,238 @@
+"""
+Configuration of asab-sentry: read once from `asab.Config` and the environment, validated, and
+returned as one typed object.
+
+Precedence for every key: a non-empty value in the config file wins over the environment variable,
+which wins over the default. Nothing else in the package reads `asab.Config` or `os.environ` for
+Sentry settings.
+"""
+
+import dataclasses
+import logging
+import math
+import os
+import re
+import typing
+
+import asab
+import asab.utils
+import sentry_sdk.utils
+
+from .identity import Identity
+
+L = logging.getLogger(__name__)
+
+LOG_LEVELS: typing.Dict[str, int] = {
+	"debug": logging.DEBUG,
+	"info": logging.INFO,
+	"notice": asab.LOG_NOTICE,
+	"warning": logging.WARNING,
+	"error": logging.ERROR,
+	"critical": logging.CRITICAL,
+}
+
+_TRUE = frozenset(("1", "yes", "true", "on"))
+_FALSE = frozenset(("0", "no", "false", "off"))
+_DSN_KEY = re.compile(r"(?<=://)[^@/]*(?=@)")
+
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+DEFAULT_SPOOL_MAX_SIZE = 100 * 1024 * 1024
+
+
+class ConfigError(ValueError):
+	"""
+	A `[sentry]` configuration value is invalid.
+
+	The message is one line naming `[section] key`, the offending value (a DSN with its key masked)
+	and what is expected. `SentryService` turns it into `SystemExit` at start.
+	"""
+
+
+def mask_dsn(dsn: str) -> str:
+	"""
+	Mask the key part of a DSN, so it can be printed.
+
+	Args:
+		dsn: A DSN, well-formed or not.
+
+	Returns:
+		The DSN with everything between `://` and `@` replaced by `***`.
+
+	Examples:
+	```python
+	>>> mask_dsn("https://abc123@o1.ingest.sentry.io/42")
+	'https://***@o1.ingest.sentry.io/42'
+	```
+	"""
+	return _DSN_KEY.sub("***", dsn)
+
+
+@dataclasses.dataclass(frozen=True)
+class SentryConfig:
+	"""
+	The validated asab-sentry configuration.
+
+	Build it with `SentryConfig.load(app)`; see the README for every key.
+	"""
+
+	dsn: str = ""
+	enabled: bool = True
+	environment: str = "not specified"
+	release: typing.Optional[str] = None
+	traces_sample_rate: float = 0.0
+	send_default_pii: bool = False
+	debug: bool = False
+	shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+	breadcrumbs_level: int = logging.INFO
+	events_level: int = logging.ERROR
+	spool_dir: str = ""
+	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
+	identity: Identity = dataclasses.field(default_factory=Identity)
+
+	@property
+	def active(self) -> bool:
+		"""True when events are to be sent: enabled and a DSN is set."""
+		return self.enabled and self.dsn != ""
+
+	@property
+	def masked_dsn(self) -> str:
+		"""The DSN with its key masked, safe to print."""
+		return mask_dsn(self.dsn)
+
+	@classmethod
+	def load(cls, app, environ: typing.Optional[typing.Mapping[str, str]] = None) -> "SentryConfig":
+		"""
+		Read and validate the configuration.
+
+		Args:
+			app: The `asab.Application` (its class name and host name make the identity).
+			environ: Environment to read; `os.environ` by default.
+
+		Returns:
+			The validated configuration.
+
+		Raises:
+			ConfigError: A value is invalid; the message is one line.
+		"""
+		env = os.environ if environ is None else environ
+		r = _Reader(env)
+		identity = Identity.load(app, env)
+
+		dsn = r.get("sentry", "data_source_name", "SENTRY_DSN")
+		if dsn != "":
+			_check_dsn(dsn)
+
+		release = r.get("sentry", "release", "SENTRY_RELEASE") or identity.default_release()
+		environment = r.get("sentry", "environment", "SENTRY_ENVIRONMENT") or env.get("SITE_ID") or "not specified"
+
+		rate = r.get_float("sentry", "traces_sample_rate", "SENTRY_TRACES_SAMPLE_RATE", 0.0)
+		if not (0.0 <= rate <= 1.0):
+			raise ConfigError(r.describe("sentry", "traces_sample_rate", rate, "a number between 0 and 1"))
+
+		shutdown_timeout = r.get_seconds("sentry", "shutdown_timeout", None, DEFAULT_SHUTDOWN_TIMEOUT)
+		spool_max_size = r.get_size("sentry", "spool_max_size", "SENTRY_SPOOL_MAX_SIZE", DEFAULT_SPOOL_MAX_SIZE)
+
+		return cls(
+			dsn=dsn,
+			enabled=r.get_bool("sentry", "enabled", "SENTRY_ENABLED", True),
+			environment=environment,
+			release=release or None,
+			traces_sample_rate=rate,
+			send_default_pii=r.get_bool("sentry", "send_default_pii", "SENTRY_SEND_DEFAULT_PII", False),
+			debug=r.get_bool("sentry", "debug", "SENTRY_DEBUG", False),
+			shutdown_timeout=shutdown_timeout,
+			breadcrumbs_level=r.get_level("sentry:logging", "breadcrumbs", "info"),
+			events_level=r.get_level("sentry:logging", "events", "error"),
+			spool_dir=r.get("sentry", "spool_dir", "SENTRY_SPOOL_DIR"),
+			spool_max_size=spool_max_size,
+			identity=identity,
+		)
+
+
+def _check_dsn(dsn: str) -> None:
+	try:
+		parsed = sentry_sdk.utils.Dsn(dsn)
+		parsed.port  # noqa: B018 -- urlsplit validates the port lazily
+	except Exception as e:
+		raise ConfigError(
+			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(mask_dsn(dsn), e)
+		) from None
+
+
+class _Reader(object):
+	"""Reads one key from the config file, then the environment, and explains bad values."""
+
+	def __init__(self, environ: typing.Mapping[str, str]):
+		self.Environ = environ
+		self.Source: typing.Dict[typing.Tuple[str, str], str] = {}
+
+	def get(self, section: str, key: str, env_name: typing.Optional[str], default: str = "") -> str:
+		value = asab.Config.get(section, key, fallback="").strip() if asab.Config.has_section(section) else ""
+		if value != "":
+			self.Source[(section, key)] = "[{}] {}".format(section, key)
+			return value
+		if env_name is not None:
+			value = self.Environ.get(env_name, "").strip()
+			if value != "":
+				self.Source[(section, key)] = env_name
+				return value
+		return default
+
+	def describe(self, section: str, key: str, value, expected: str) -> str:
+		where = self.Source.get((section, key), "[{}] {}".format(section, key))
+		if where.startswith("["):
+			return "{} = '{}' is invalid; expected {}".format(where, value, expected)
+		return "{} = '{}' (for [{}] {}) is invalid; expected {}".format(where, value, section, key, expected)
+
+	def get_bool(self, section: str, key: str, env_name: str, default: bool) -> bool:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		if raw.lower() in _TRUE:
+			return True
+		if raw.lower() in _FALSE:
+			return False
+		raise ConfigError(self.describe(section, key, raw, "a boolean (true/false, yes/no, on/off, 1/0)"))
+
+	def get_float(self, section: str, key: str, env_name: str, default: float) -> float:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		try:
+			value = float(raw)
+		except ValueError:
+			value = math.nan
+		if math.isnan(value):
+			raise ConfigError(self.describe(section, key, raw, "a number between 0 and 1"))
+		return value
+
+	def get_seconds(self, section: str, key: str, env_name: typing.Optional[str], default: float) -> float:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		try:
+			value = asab.utils.convert_to_seconds(raw)
+		except ValueError:
+			value = -1.0
+		if not (value >= 0 and math.isfinite(value)):
+			raise ConfigError(self.describe(section, key, raw, "a non-negative duration such as 10s, 500ms or 1m"))
+		return value
+
+	def get_size(self, section: str, key: str, env_name: str, default: int) -> int:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		try:
+			value = asab.utils.convert_to_bytes(raw)
+		except (ValueError, KeyError):
+			value = 0
+		if value <= 0:
+			raise ConfigError(self.describe(section, key, raw, "a positive size such as 100MB, 512kB or 1GB"))
+		return int(value)
+
+	def get_level(self, section: str, key: str, default: str) -> int:
+		raw = self.get(section, key, None, default)
+		level = LOG_LEVELS.get(raw.lower())
+		if level is None:
+			raise ConfigError(self.describe(section, key, raw, "one of " + ", ".join(LOG_LEVELS)))
+		return level

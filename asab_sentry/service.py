@@ -1,0 +1,300 @@
+"""
+`SentryService`: the public face of asab-sentry, `app.SentryService` in service code.
+
+Every public method is safe to call from service code: it never raises, and on a disabled service
+it does nothing and returns None.
+"""
+
+import asyncio
+import functools
+import logging
+import typing
+
+import asab
+import sentry_sdk
+
+from . import client as sentry_client
+from . import tracing
+from .config import ConfigError, SentryConfig
+from .tags import TagError, validate_tag
+
+L = logging.getLogger(__name__)
+
+_LEVELS = {
+	"debug": "debug", "info": "info", "notice": "info", "warning": "warning",
+	"error": "error", "critical": "fatal", "fatal": "fatal",
+}
+
+
+def _safe(default=None):
+	"""Make a public method a no-op on a disabled service and keep its errors away from the caller."""
+	def decorator(method):
+		@functools.wraps(method)
+		def wrapper(self, *args, **kwargs):
+			if not self.Enabled:
+				return default() if callable(default) else default
+			try:
+				return method(self, *args, **kwargs)
+			except Exception as e:
+				L.warning("SentryService.{}() failed: {!r}".format(method.__name__, e))
+				return default() if callable(default) else default
+		return wrapper
+	return decorator
+
+
+class SentryService(asab.Service):
+	"""
+	Sentry error tracking and performance monitoring for an ASAB application.
+
+	Built by `asab_sentry.Module` when the config has a `[sentry]` section, or directly, in the
+	application's `__init__` or in `async initialize()` (both behave the same). Registered as
+	`asab.SentryService`. Without a DSN (or with `enabled=false`) it is registered but disabled:
+	every method is a harmless no-op.
+
+	Examples:
+	```python
+	class MyApplication(asab.Application):
+		def __init__(self):
+			super().__init__()
+			if "sentry" in asab.Config.sections():
+				import asab_sentry
+				self.SentryService = asab_sentry.SentryService(self)
+	```
+	"""
+
+	def __init__(self, app: asab.Application, service_name: str = "asab.SentryService", *, transport=None):
+		"""
+		Read the configuration and start the Sentry client.
+
+		Args:
+			app: The application.
+			service_name: The service name; keep the default so `app.get_service("asab.SentryService")` works.
+			transport: A sentry-sdk `Transport` class or instance to deliver envelopes instead of
+				the default (tests use `asab_sentry.testing.MemoryTransport`).
+
+		Raises:
+			SystemExit: A configuration value is invalid; the message is one line naming it.
+		"""
+		super().__init__(app, service_name)
+		try:
+			self.Config = SentryConfig.load(app)
+		except ConfigError as e:
+			raise SystemExit("asab-sentry: {}".format(e)) from None
+
+		self.Enabled = self.Config.active
+		if not self.Config.enabled:
+			L.log(asab.LOG_NOTICE, "Sentry is disabled by '[sentry] enabled' / SENTRY_ENABLED.")
+		elif self.Config.dsn == "":
+			L.warning("Sentry is disabled: no DSN. Set '[sentry] data_source_name' in the configuration or the SENTRY_DSN environment variable.")
+
+		if self.Enabled:
+			sentry_client.start(self.Config, transport=transport)
+			L.info("Sentry reports to {} (environment '{}', release '{}').".format(
+				self.Config.masked_dsn, self.Config.environment, self.Config.release
+			))
+			if _loop_running():
+				sentry_client.instrument_loop(asyncio.get_running_loop())
+
+	async def initialize(self, app):
+		"""Instrument the running event loop: per-task isolation and uncaught task exceptions."""
+		if self.Enabled:
+			sentry_client.instrument_loop(asyncio.get_running_loop())
+
+	async def finalize(self, app):
+		"""Deliver what is still queued, up to `shutdown_timeout`, without blocking the event loop."""
+		if self.Enabled:
+			await asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, self.Config.shutdown_timeout)
+
+	# Capturing
+
+	@_safe()
+	def capture_exception(self, error=None, scope=None, **scope_args) -> typing.Optional[str]:
+		"""
+		Send a caught exception to Sentry.
+
+		Args:
+			error: The exception; by default the one being handled (`sys.exc_info()`).
+			scope: A sentry-sdk scope to use for this event only.
+			**scope_args: Scope data for this event only, e.g. `tags={...}`, `contexts={...}`.
+
+		Returns:
+			The event id, or None when nothing was sent.
+
+		Examples:
+		```python
+		try:
+			call_collapsing_function()
+		except Exception as e:
+			app.SentryService.capture_exception(e)
+		```
+		"""
+		return sentry_sdk.capture_exception(error=error, scope=scope, **scope_args)
+
+	@_safe()
+	def capture_message(self, message: str, level: typing.Optional[str] = None, scope=None, **scope_args) -> typing.Optional[str]:
+		"""
+		Send a text message to Sentry.
+
+		Args:
+			message: The message.
+			level: `debug`, `info`, `notice` (sent as info), `warning`, `error`, `critical`/`fatal`; default info.
+			scope: A sentry-sdk scope to use for this event only.
+			**scope_args: Scope data for this event only.
+
+		Returns:
+			The event id, or None when nothing was sent.
+		"""
+		sentry_level = None
+		if level is not None:
+			sentry_level = _LEVELS.get(str(level).lower())
+			if sentry_level is None:
+				L.warning("capture_message(): unknown level {!r}, sent as 'info'; expected one of {}.".format(level, ", ".join(_LEVELS)))
+				sentry_level = "info"
+		return sentry_sdk.capture_message(str(message), level=sentry_level, scope=scope, **scope_args)
+
+	# Scope data (per asyncio task and per web request)
+
+	@_safe()
+	def set_tag(self, key: str, value: typing.Union[str, int, float, bool]) -> None:
+		"""
+		Set a tag on the events of the current task or web request.
+
+		Args:
+			key: 1 to 32 characters of letters, digits, `_`, `.`, `:`, `-`.
+			value: A str, int, float or bool; its text 1 to 200 characters, no newline.
+
+		An invalid tag is not set; a WARNING names the key and the rule it breaks.
+		"""
+		try:
+			key, text = validate_tag(key, value)
+		except TagError as e:
+			L.warning("{}; the tag is not set.".format(e))
+			return
+		sentry_sdk.set_tag(key, text)
+
+	@_safe()
+	def set_tags(self, tags_dict: typing.Mapping[str, typing.Any]) -> None:
+		"""
+		Set several tags; each is checked as in `set_tag()`, and an invalid one does not stop the others.
+
+		Args:
+			tags_dict: Tag keys and values.
+		"""
+		for key, value in dict(tags_dict).items():
+			self.set_tag(key, value)
+
+	@_safe()
+	def set_context(self, section_name: str, context: typing.Mapping[str, typing.Any]) -> None:
+		"""
+		Set a named context (a table of key-values) on the events of the current task or web request.
+
+		Args:
+			section_name: A non-empty name.
+			context: A dict.
+
+		Examples:
+		```python
+		app.SentryService.set_context("order", {"id": 42, "items": 3})
+		```
+		"""
+		if not isinstance(section_name, str) or section_name == "":
+			L.warning("set_context(): the name must be a non-empty string, not {!r}; the context is not set.".format(section_name))
+			return
+		if not isinstance(context, typing.Mapping):
+			L.warning("set_context({!r}): the context must be a dict, not {}; the context is not set.".format(section_name, type(context).__name__))
+			return
+		sentry_sdk.set_context(section_name, dict(context))
+
+	@_safe()
+	def set_user(self, user: typing.Optional[typing.Mapping[str, typing.Any]]) -> None:
+		"""
+		Set the user of the current task or web request, or clear it with None.
+
+		Args:
+			user: A dict such as `{"id": "42", "username": "joe"}`, or None.
+		"""
+		if user is not None and not isinstance(user, typing.Mapping):
+			L.warning("set_user(): the user must be a dict or None, not {}; the user is not set.".format(type(user).__name__))
+			return
+		sentry_sdk.set_user(dict(user) if user is not None else None)
+
+	@_safe()
+	def add_breadcrumb(self, crumb: typing.Optional[dict] = None, hint: typing.Optional[dict] = None, **kwargs) -> None:
+		"""
+		Add a breadcrumb to the trail of the current task or web request.
+
+		Args:
+			crumb: A breadcrumb dict (`message`, `category`, `level`, `data`), or give them as keyword arguments.
+			hint: Hint for `before_breadcrumb`.
+		"""
+		sentry_sdk.add_breadcrumb(crumb, hint, **kwargs)
+
+	# Tracing
+
+	def transaction(self, span_operation: str, span_name: str) -> tracing.Timing:
+		"""
+		Time a unit of work as a transaction: use as `with`, `async with` or a decorator.
+
+		Args:
+			span_operation: The operation, e.g. `task`.
+			span_name: The transaction name, e.g. `rebuild index`.
+
+		Examples:
+		```python
+		with app.SentryService.transaction("speed test", "test sleeping"):
+			time.sleep(1.0)
+		```
+		"""
+		return tracing.transaction(span_operation, span_name) if self.Enabled else tracing.disabled()
+
+	def span(self, operation: str, description: str) -> tracing.Timing:
+		"""
+		Time a part of the current transaction as a child span: use as `with`, `async with` or a decorator.
+
+		Args:
+			operation: The operation, e.g. `db.query`.
+			description: What the span does, e.g. `load users`.
+
+		Examples:
+		```python
+		with app.SentryService.transaction("speed test", "multiple tasks"):
+			with app.SentryService.span("task", "task1"):
+				task1()
+		```
+		"""
+		return tracing.span(operation, description) if self.Enabled else tracing.disabled()
+
+	# Delivery
+
+	def flush(self, timeout: typing.Optional[float] = None):
+		"""
+		Deliver what is queued, up to `timeout` seconds (default `shutdown_timeout`).
+
+		Called from the event loop's thread it does not block: the flush runs in a worker thread
+		and an awaitable is returned (`await app.SentryService.flush()`). From any other thread it
+		blocks until done.
+		"""
+		if not self.Enabled:
+			return _done() if _loop_running() else None
+		timeout = self.Config.shutdown_timeout if timeout is None else timeout
+		try:
+			if _loop_running():
+				return asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, timeout)
+			sentry_client.flush(timeout)
+		except Exception as e:
+			L.warning("SentryService.flush() failed: {!r}".format(e))
+		return None
+
+
+def _loop_running() -> bool:
+	try:
+		asyncio.get_running_loop()
+	except RuntimeError:
+		return False
+	return True
+
+
+def _done():
+	future = asyncio.get_running_loop().create_future()
+	future.set_result(None)
+	return future

@@ -1,0 +1,223 @@
+"""
+An ASAB application that reports to Sentry through asab-sentry, run by the tests in a subprocess.
+
+Usage: python scenario.py SCENARIO [config file]
+Environment: BUILD = module (default) | init | initialize | builtin-style, plus SENTRY_* variables.
+"""
+
+import asyncio
+import logging
+import os
+import sys
+
+import asab
+
+import asab_sentry
+
+L = logging.getLogger("scenario")
+SCENARIOS = {}
+
+
+def scenario(function):
+	SCENARIOS[function.__name__] = function
+	return function
+
+
+class ScenarioApp(asab.Application):
+
+	def __init__(self, name, config):
+		self.ScenarioName = name
+		args = ["-c", config] if config else []
+		build = os.environ.get("BUILD", "module")
+		super().__init__(args=args, modules=[asab_sentry.Module] if build == "module" else [])
+		if build == "init":
+			self.SentryService = asab_sentry.SentryService(self)
+
+	async def initialize(self):
+		if os.environ.get("BUILD") == "initialize":
+			self.SentryService = asab_sentry.SentryService(self)
+
+	async def main(self):
+		result = await SCENARIOS[self.ScenarioName](self)
+		if result != "keep-running":
+			self.stop()
+
+
+def svc(app):
+	return app.SentryService
+
+
+@scenario
+async def message(app):
+	print("EVENT_ID", svc(app).capture_message("hello from scenario"), flush=True)
+
+
+@scenario
+async def exception(app):
+	try:
+		1 / 0
+	except ZeroDivisionError as e:
+		print("EVENT_ID", svc(app).capture_exception(e), flush=True)
+
+
+@scenario
+async def logs(app):
+	L.info("an info line", struct_data={"step": "info"})
+	L.log(asab.LOG_NOTICE, "a notice line", struct_data={"step": "notice"})
+	L.warning("a warning line")
+	L.error("an error line", struct_data={"order": 42, "password": "hunter2"})
+
+
+@scenario
+async def notice_event(app):
+	L.log(asab.LOG_NOTICE, "a notice event", struct_data={"k": "v"})
+
+
+@scenario
+async def task_isolation(app):
+	ready = asyncio.Event()
+
+	async def tagger():
+		svc(app).set_tag("only_in_a", "yes")
+		svc(app).set_user({"id": "user-a"})
+		svc(app).set_context("ctx_a", {"x": 1})
+		ready.set()
+		await asyncio.sleep(0.1)
+		svc(app).capture_message("from task a")
+
+	async def other():
+		await ready.wait()
+		svc(app).capture_message("from task b")
+
+	await asyncio.gather(tagger(), other())
+	svc(app).capture_message("from main")
+
+
+@scenario
+async def task_crash(app):
+	async def crash():
+		raise RuntimeError("task crashed")
+
+	task = asyncio.ensure_future(crash())
+	await asyncio.sleep(0.2)
+	del task
+	import gc
+	gc.collect()
+	await asyncio.sleep(0.2)
+
+
+@scenario
+async def main_crash(app):
+	raise KeyError("main crashed")
+
+
+@scenario
+async def bad_tags(app):
+	s = svc(app)
+	s.set_tag("k" * 33, "v")
+	s.set_tag("bad key", "v")
+	s.set_tag("k\n", "v")
+	s.set_tag("newline", "a\nb")
+	s.set_tag("long", "v" * 201)
+	s.set_tag("empty", "")
+	s.set_tag("obj", object())
+	s.set_tag(42, "v")
+	s.set_tag("int", 42)
+	s.set_tag("float", 1.5)
+	s.set_tag("bool", True)
+	s.set_tags({"ok": "fine", "bad key": "x"})
+	s.set_context("not-a-dict", ["list"])
+	s.set_user("not-a-dict")
+	print("EVENT_ID", s.capture_message("after bad tags"), flush=True)
+
+
+@scenario
+async def tracing(app):
+	s = svc(app)
+	with s.transaction("test", "sync with"):
+		with s.span("step", "inner sync"):
+			pass
+	async with s.transaction("test", "async with"):
+		async with s.span("step", "inner async"):
+			await asyncio.sleep(0.01)
+	try:
+		async with s.transaction("test", "failing"):
+			with s.span("step", "failing span"):
+				raise ValueError("inside span")
+	except ValueError as e:
+		print("PROPAGATED", type(e).__name__, e, flush=True)
+
+	@s.transaction("test", "decorated async")
+	async def decorated():
+		await asyncio.sleep(0)
+		return 7
+
+	@s.transaction("test", "decorated sync")
+	def decorated_sync():
+		return 8
+
+	print("RESULTS", await decorated(), decorated_sync(), flush=True)
+
+
+@scenario
+async def burst(app):
+	for i in range(int(os.environ.get("BURST", "20"))):
+		svc(app).capture_message("burst {}".format(i))
+
+
+@scenario
+async def web(app):
+	import aiohttp
+	import asab.web
+	import asab.web.rest
+
+	app.add_module(asab.web.Module)
+	await app._ensure_initialization()
+	websvc = app.get_service("asab.WebService")
+	container = asab.web.WebContainer(websvc, "web", config={"listen": "127.0.0.1 0"})
+
+	async def fail(request):
+		svc(app).set_tag("request_tag", request.query.get("n", "none"))
+		raise RuntimeError("handler failed " + request.query.get("n", ""))
+
+	async def ok(request):
+		svc(app).set_tag("request_tag", "ok")
+		return asab.web.rest.json_response(request, {"ok": True})
+
+	container.WebApp.router.add_get("/fail", fail)
+	container.WebApp.router.add_post("/fail", fail)
+	container.WebApp.router.add_get("/ok", ok)
+	await container._start(app)
+	port = container.WebApp["sockets"][0].getsockname()[1] if "sockets" in container.WebApp else None
+	if port is None:
+		port = [s.getsockname()[1] for site in container.WebAppRunner.sites for s in site._server.sockets][0]
+	async with aiohttp.ClientSession() as session:
+		async with session.get("http://127.0.0.1:{}/fail?n=1".format(port)) as r:
+			print("STATUS", r.status, flush=True)
+		async with session.get("http://127.0.0.1:{}/ok".format(port)) as r:
+			print("STATUS", r.status, flush=True)
+		async with session.post(
+			"http://127.0.0.1:{}/fail?n=2".format(port),
+			headers={"Authorization": "Bearer secret-token-123", "Cookie": "session=secret-cookie-456"},
+			data={"password": "secret-password-789", "user": "joe"},
+		) as r:
+			print("STATUS", r.status, flush=True)
+	svc(app).capture_message("after requests")
+
+
+@scenario
+async def disabled(app):
+	s = svc(app)
+	print("EVENT_ID", s.capture_message("nothing"), flush=True)
+	s.set_tag("a", "b")
+	with s.transaction("a", "b"):
+		pass
+	async with s.span("a", "b"):
+		pass
+	await s.flush()
+	print("DISABLED_OK", flush=True)
+
+
+if __name__ == "__main__":
+	app = ScenarioApp(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+	sys.exit(app.run())

@@ -1,0 +1,112 @@
+"""
+A Sentry-compatible HTTP endpoint on 127.0.0.1 that records the envelopes it receives.
+
+It answers like Sentry's ingest (200 with `{"id": ...}`), and can be told to be slow (a delay per
+request), to fail (a status code), or to accept connections and never answer.
+"""
+
+import gzip
+import http.server
+import json
+import threading
+import time
+import typing
+import zlib
+
+import sentry_sdk.envelope
+
+from asab_sentry.testing import payloads
+
+
+class Recorder(object):
+	"""Start with `Recorder().start()`; `dsn` points an SDK at it; `stop()` ends it."""
+
+	def __init__(self, delay: float = 0.0, status: int = 200):
+		self.Delay = delay
+		self.Status = status
+		self.Hang = False
+		self.Envelopes: typing.List[sentry_sdk.envelope.Envelope] = []
+		self.Headers: typing.List[dict] = []
+		self.Requests = 0
+		self._Lock = threading.Lock()
+		self._Server = None
+		self._Thread = None
+
+	@property
+	def port(self) -> int:
+		return self._Server.server_address[1]
+
+	@property
+	def dsn(self) -> str:
+		return "http://0123456789abcdef0123456789abcdef@127.0.0.1:{}/1".format(self.port)
+
+	def start(self) -> "Recorder":
+		recorder = self
+
+		class Handler(http.server.BaseHTTPRequestHandler):
+			protocol_version = "HTTP/1.1"
+
+			def do_POST(self):
+				body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+				with recorder._Lock:
+					recorder.Requests += 1
+				if recorder.Hang:
+					time.sleep(3600)
+					return
+				if recorder.Delay:
+					time.sleep(recorder.Delay)
+				if recorder.Status == 200:
+					encoding = self.headers.get("Content-Encoding", "")
+					if encoding == "gzip":
+						body = gzip.decompress(body)
+					elif encoding == "deflate":
+						body = zlib.decompress(body)
+					elif encoding == "br":
+						import brotli
+						body = brotli.decompress(body)
+					envelope = sentry_sdk.envelope.Envelope.deserialize(body)
+					with recorder._Lock:
+						recorder.Envelopes.append(envelope)
+						recorder.Headers.append(dict(self.headers))
+				reply = json.dumps({"id": "0" * 32}).encode()
+				self.send_response(recorder.Status)
+				self.send_header("Content-Type", "application/json")
+				self.send_header("Content-Length", str(len(reply)))
+				self.end_headers()
+				self.wfile.write(reply)
+
+			def log_message(self, *args):
+				pass
+
+		self._Server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+		self._Server.daemon_threads = True
+		self._Thread = threading.Thread(target=self._Server.serve_forever, daemon=True)
+		self._Thread.start()
+		return self
+
+	def stop(self) -> None:
+		if self._Server is not None:
+			self._Server.shutdown()
+			self._Server.server_close()
+			self._Server = None
+
+	def items(self, item_type: typing.Optional[str] = None) -> typing.List[dict]:
+		with self._Lock:
+			envelopes = list(self.Envelopes)
+		return payloads(envelopes, item_type)
+
+	def events(self) -> typing.List[dict]:
+		return self.items("event")
+
+	def transactions(self) -> typing.List[dict]:
+		return self.items("transaction")
+
+	def wait_for(self, count: int, item_type: str = "event", timeout: float = 10.0) -> typing.List[dict]:
+		"""Wait until at least `count` items of `item_type` arrived; return them."""
+		deadline = time.monotonic() + timeout
+		while time.monotonic() < deadline:
+			items = self.items(item_type)
+			if len(items) >= count:
+				return items
+			time.sleep(0.05)
+		return self.items(item_type)
