@@ -10,11 +10,11 @@ import typing
 import sentry_sdk
 import sentry_sdk.integrations.aiohttp
 import sentry_sdk.integrations.asyncio
-import sentry_sdk.scrubber
 
 from . import logging_bridge
 from . import uncaught
 from .config import SentryConfig
+from .scrubbing import Scrubber
 
 L = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def start(config: SentryConfig, transport=None) -> None:
 		config: The validated configuration (must be active).
 		transport: A sentry-sdk `Transport` class or instance, or None for the default HTTP transport.
 	"""
+	scrubber = Scrubber(config.send_default_pii)
 	options: typing.Dict[str, typing.Any] = dict(
 		dsn=config.dsn,
 		environment=config.environment,
@@ -41,8 +42,8 @@ def start(config: SentryConfig, transport=None) -> None:
 			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
 			sentry_sdk.integrations.aiohttp.AioHttpIntegration(),
 		],
-		event_scrubber=sentry_sdk.scrubber.EventScrubber(recursive=True, send_default_pii=config.send_default_pii),
-		before_send=_before_send,
+		event_scrubber=scrubber.EventScrubber,
+		before_send=lambda event, hint: _before_send(scrubber, event, hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	if transport is not None:
@@ -71,7 +72,14 @@ def flush(timeout: float) -> None:
 	sentry_sdk.flush(timeout=timeout)
 
 
-def _before_send(event: dict, hint: dict) -> typing.Optional[dict]:
-	if not event.get("release"):
-		event.pop("release", None)
-	return uncaught.dedupe(event, hint)
+def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional[dict]:
+	try:
+		if not event.get("release"):
+			event.pop("release", None)
+		scrubber.scrub_request(event)
+		return uncaught.dedupe(event, hint)
+	except Exception as e:
+		# Never lose the event to a bug here; drop only what might not have been scrubbed.
+		L.warning("Cannot prepare an event for Sentry ({!r}); its request data is left out.".format(e))
+		event.pop("request", None)
+		return event

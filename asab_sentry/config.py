@@ -125,9 +125,7 @@ class SentryConfig:
 		release = r.get("sentry", "release", "SENTRY_RELEASE") or identity.default_release()
 		environment = r.get("sentry", "environment", "SENTRY_ENVIRONMENT") or env.get("SITE_ID") or "not specified"
 
-		rate = r.get_float("sentry", "traces_sample_rate", "SENTRY_TRACES_SAMPLE_RATE", 0.0)
-		if not (0.0 <= rate <= 1.0):
-			raise ConfigError(r.describe("sentry", "traces_sample_rate", rate, "a number between 0 and 1"))
+		rate = r.get_rate("sentry", "traces_sample_rate", "SENTRY_TRACES_SAMPLE_RATE", 0.0)
 
 		shutdown_timeout = r.get_seconds("sentry", "shutdown_timeout", None, DEFAULT_SHUTDOWN_TIMEOUT)
 		spool_max_size = r.get_size("sentry", "spool_max_size", "SENTRY_SPOOL_MAX_SIZE", DEFAULT_SPOOL_MAX_SIZE)
@@ -194,7 +192,7 @@ class _Reader(object):
 			return False
 		raise ConfigError(self.describe(section, key, raw, "a boolean (true/false, yes/no, on/off, 1/0)"))
 
-	def get_float(self, section: str, key: str, env_name: str, default: float) -> float:
+	def get_rate(self, section: str, key: str, env_name: str, default: float) -> float:
 		raw = self.get(section, key, env_name)
 		if raw == "":
 			return default
@@ -202,7 +200,7 @@ class _Reader(object):
 			value = float(raw)
 		except ValueError:
 			value = math.nan
-		if math.isnan(value):
+		if not (0.0 <= value <= 1.0):  # also False for NaN
 			raise ConfigError(self.describe(section, key, raw, "a number between 0 and 1"))
 		return value
 

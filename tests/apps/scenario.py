@@ -32,6 +32,8 @@ class ScenarioApp(asab.Application):
 		super().__init__(args=args, modules=[asab_sentry.Module] if build == "module" else [])
 		if build == "init":
 			self.SentryService = asab_sentry.SentryService(self)
+		if name == "web":
+			_setup_web(self)
 
 	async def initialize(self):
 		if os.environ.get("BUILD") == "initialize":
@@ -165,43 +167,59 @@ async def burst(app):
 		svc(app).capture_message("burst {}".format(i))
 
 
-@scenario
-async def web(app):
-	import aiohttp
+def _free_port():
+	import socket
+	with socket.socket() as sock:
+		sock.bind(("127.0.0.1", 0))
+		return sock.getsockname()[1]
+
+
+def _setup_web(app):
 	import asab.web
 	import asab.web.rest
 
-	app.add_module(asab.web.Module)
-	await app._ensure_initialization()
-	websvc = app.get_service("asab.WebService")
-	container = asab.web.WebContainer(websvc, "web", config={"listen": "127.0.0.1 0"})
+	app.WebPort = _free_port()
+	router = asab.web.create_web_server(app, config={"listen": "127.0.0.1 {}".format(app.WebPort)})
 
 	async def fail(request):
 		svc(app).set_tag("request_tag", request.query.get("n", "none"))
+		if request.method == "POST":
+			await request.post()
 		raise RuntimeError("handler failed " + request.query.get("n", ""))
 
 	async def ok(request):
 		svc(app).set_tag("request_tag", "ok")
 		return asab.web.rest.json_response(request, {"ok": True})
 
-	container.WebApp.router.add_get("/fail", fail)
-	container.WebApp.router.add_post("/fail", fail)
-	container.WebApp.router.add_get("/ok", ok)
-	await container._start(app)
-	port = container.WebApp["sockets"][0].getsockname()[1] if "sockets" in container.WebApp else None
-	if port is None:
-		port = [s.getsockname()[1] for site in container.WebAppRunner.sites for s in site._server.sockets][0]
+	router.add_get("/fail", fail)
+	router.add_post("/fail", fail)
+	router.add_get("/ok", ok)
+
+
+async def _get(session, url, **kwargs):
+	import aiohttp
+	for _ in range(100):
+		try:
+			async with session.request(kwargs.pop("method", "GET"), url, **kwargs) as r:
+				return r.status
+		except aiohttp.ClientConnectionError:
+			await asyncio.sleep(0.05)
+	raise RuntimeError("web server did not start")
+
+
+@scenario
+async def web(app):
+	import aiohttp
+
+	base = "http://127.0.0.1:{}".format(app.WebPort)
 	async with aiohttp.ClientSession() as session:
-		async with session.get("http://127.0.0.1:{}/fail?n=1".format(port)) as r:
-			print("STATUS", r.status, flush=True)
-		async with session.get("http://127.0.0.1:{}/ok".format(port)) as r:
-			print("STATUS", r.status, flush=True)
-		async with session.post(
-			"http://127.0.0.1:{}/fail?n=2".format(port),
+		print("STATUS", await _get(session, base + "/fail?n=1"), flush=True)
+		print("STATUS", await _get(session, base + "/ok"), flush=True)
+		print("STATUS", await _get(
+			session, base + "/fail?n=2", method="POST",
 			headers={"Authorization": "Bearer secret-token-123", "Cookie": "session=secret-cookie-456"},
 			data={"password": "secret-password-789", "user": "joe"},
-		) as r:
-			print("STATUS", r.status, flush=True)
+		), flush=True)
 	svc(app).capture_message("after requests")
 
 
