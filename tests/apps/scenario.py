@@ -224,6 +224,32 @@ async def web(app):
 
 
 @scenario
+async def hold(app):
+	"""Capture BURST messages, say READY, and run until stopped (SIGTERM)."""
+	for i in range(int(os.environ.get("BURST", "0"))):
+		svc(app).capture_message("held {}".format(i))
+	print("READY", flush=True)
+	return "keep-running"
+
+
+@scenario
+async def levels(app):
+	for name, level in [("debug", logging.DEBUG), ("info", logging.INFO), ("notice", asab.LOG_NOTICE), ("warning", logging.WARNING), ("error", logging.ERROR), ("critical", logging.CRITICAL)]:
+		L.log(level, "level " + name)
+	svc(app).capture_message("closing message")
+
+
+@scenario
+async def user_and_breadcrumb(app):
+	s = svc(app)
+	s.set_user({"id": "42", "username": "joe"})
+	s.add_breadcrumb(message="manual crumb", category="test", level="info", data={"k": 1})
+	s.set_context("order", {"id": 7})
+	print("EVENT_ID", s.capture_message("with user", level="notice"), flush=True)
+	print("EVENT_ID", s.capture_message("bad level", level="loud"), flush=True)
+
+
+@scenario
 async def disabled(app):
 	s = svc(app)
 	print("EVENT_ID", s.capture_message("nothing"), flush=True)

@@ -1,0 +1,126 @@
+"""
+Shared fixtures: a recording Sentry endpoint on 127.0.0.1 and a runner for the scenario app.
+
+Every ASAB application under test runs in its own process (ASAB's Application is a singleton and
+sentry-sdk's client is process-wide), and every server a test starts is stopped in `finally`.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import typing
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from recorder import Recorder  # noqa: E402
+
+SCENARIO = os.path.join(HERE, "apps", "scenario.py")
+
+# Variables of the developer's shell that would change what the apps under test do.
+_CLEARED = (
+	"SENTRY_DSN", "SENTRY_ENABLED", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
+	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE",
+	"SERVICE_ID", "INSTANCE_ID", "NODE_ID", "SITE_ID", "ASAB_HOSTNAME",
+)
+
+
+@pytest.fixture
+def recorder():
+	"""A recording Sentry endpoint, stopped when the test ends."""
+	r = Recorder().start()
+	try:
+		yield r
+	finally:
+		r.stop()
+
+
+class AppRun(object):
+	"""What a scenario run printed and how it ended."""
+
+	def __init__(self, completed: subprocess.CompletedProcess):
+		self.returncode = completed.returncode
+		self.stdout = completed.stdout
+		self.stderr = completed.stderr
+
+	def values(self, prefix: str) -> typing.List[str]:
+		"""The rest of every stdout line that starts with `prefix` (e.g. 'EVENT_ID')."""
+		return [line[len(prefix):].strip() for line in self.stdout.splitlines() if line.startswith(prefix)]
+
+
+def app_env(dsn: typing.Optional[str] = None, **env: str) -> dict:
+	"""A clean environment for an app under test."""
+	result = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+	result["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), result.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+	if dsn is not None:
+		result["SENTRY_DSN"] = dsn
+	result.update(env)
+	return result
+
+
+def write_config(tmp_path, text: str = "[sentry]\n") -> str:
+	path = os.path.join(str(tmp_path), "app.conf")
+	with open(path, "w") as f:
+		f.write(text)
+	return path
+
+
+@pytest.fixture
+def run_app(tmp_path):
+	"""Run `tests/apps/scenario.py SCENARIO` to completion and return an `AppRun`."""
+
+	def run(scenario: str, dsn: typing.Optional[str] = None, config: str = "[sentry]\n", timeout: float = 60,
+			args: typing.Sequence[str] = (), cwd: typing.Optional[str] = None, **env: str) -> AppRun:
+		conf = write_config(tmp_path, config)
+		completed = subprocess.run(
+			[sys.executable, *args, SCENARIO, scenario, conf],
+			env=app_env(dsn, **env), cwd=cwd or str(tmp_path),
+			capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+		)
+		return AppRun(completed)
+
+	return run
+
+
+@pytest.fixture
+def start_app(tmp_path):
+	"""Start a scenario app in the background; it is killed when the test ends if still running."""
+	procs = []
+
+	def start(scenario: str, dsn: typing.Optional[str] = None, config: str = "[sentry]\n", **env: str) -> subprocess.Popen:
+		conf = write_config(tmp_path, config)
+		proc = subprocess.Popen(
+			[sys.executable, SCENARIO, scenario, conf], env=app_env(dsn, **env), cwd=str(tmp_path),
+			stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+		)
+		procs.append(proc)
+		return proc
+
+	try:
+		yield start
+	finally:
+		for proc in procs:
+			if proc.poll() is None:
+				proc.send_signal(signal.SIGKILL)
+			proc.communicate(timeout=10)
+
+
+def wait_for_line(proc: subprocess.Popen, prefix: str, timeout: float = 30) -> str:
+	"""Read the app's stdout until a line starting with `prefix`."""
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		line = proc.stdout.readline()
+		if line.startswith(prefix):
+			return line[len(prefix):].strip()
+		if line == "" and proc.poll() is not None:
+			break
+	raise AssertionError("app never printed {!r}".format(prefix))
+
+
+def dump(obj) -> str:
+	return json.dumps(obj, indent=1, default=str)
