@@ -124,3 +124,15 @@ def wait_for_line(proc: subprocess.Popen, prefix: str, timeout: float = 30) -> s
 
 def dump(obj) -> str:
 	return json.dumps(obj, indent=1, default=str)
+
+
+@pytest.fixture(scope="session")
+def bugsink(tmp_path_factory):
+	"""A real Bugsink server on 127.0.0.1 for the whole session (per xdist worker), stopped at the end."""
+	from asab_sentry.demo.bugsink import Bugsink
+	server = Bugsink(str(tmp_path_factory.mktemp("bugsink")))
+	try:
+		server.start()
+		yield server
+	finally:
+		server.stop()

@@ -32,7 +32,7 @@ class ScenarioApp(asab.Application):
 		super().__init__(args=args, modules=[asab_sentry.Module] if build == "module" else [])
 		if build == "init":
 			self.SentryService = asab_sentry.SentryService(self)
-		if name == "web":
+		if name in ("web", "tour"):
 			_setup_web(self)
 
 	async def initialize(self):
@@ -221,6 +221,21 @@ async def web(app):
 			data={"password": "secret-password-789", "user": "joe"},
 		), flush=True)
 	svc(app).capture_message("after requests")
+
+
+@scenario
+async def tour(app):
+	"""A message, a caught exception, an ERROR log with struct_data and a failing web request."""
+	s = svc(app)
+	L.log(asab.LOG_NOTICE, "tour starts", struct_data={"phase": "start"})
+	print("EVENT_ID message", s.capture_message("tour message"), flush=True)
+	try:
+		{}["missing"]
+	except KeyError as e:
+		print("EVENT_ID exception", s.capture_exception(e), flush=True)
+	L.error("tour log error", struct_data={"order_id": 1234, "password": "hunter" + str(2)})
+	await web(app)
+	await s.flush()
 
 
 @scenario
