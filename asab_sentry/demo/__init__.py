@@ -1,0 +1,158 @@
+"""
+`python -m asab_sentry demo`: see asab-sentry work end to end in one command.
+
+Starts a real Sentry-compatible server (Bugsink, embedded, on 127.0.0.1) unless a DSN is given,
+runs the example ASAB service against it, drives a few requests that produce a message, an
+ERROR log and an uncaught exception, reads back what the server stored and prints a summary and
+the UI address. Ctrl-C stops everything.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import typing
+import urllib.error
+import urllib.request
+import uuid
+
+from ..config import mask_dsn
+from .bugsink import LOGIN, Bugsink, BugsinkError, cache_dir, free_port
+
+__all__ = ["main"]
+
+
+def main(argv: typing.Optional[typing.List[str]] = None) -> int:
+	"""Run the demo; returns the process exit code."""
+	parser = argparse.ArgumentParser(prog="python -m asab_sentry demo", description=__doc__.strip().splitlines()[0])
+	parser.add_argument("--dsn", default=os.environ.get("SENTRY_DSN", ""), help="report to this server instead of an embedded Bugsink (default: $SENTRY_DSN)")
+	parser.add_argument("--once", action="store_true", help="print the summary and stop, instead of waiting for Ctrl-C")
+	parser.add_argument("--state-dir", default=os.path.join(cache_dir(), "demo"), help="where the embedded Bugsink keeps its database")
+	args = parser.parse_args(argv)
+
+	interactive = sys.stdin is not None and sys.stdin.isatty() and not args.once
+	signal.signal(signal.SIGTERM, _raise_interrupt)
+	server = None
+	app = None
+	try:
+		dsn = args.dsn
+		if not dsn:
+			server = Bugsink(args.state_dir)
+			_say("Starting Bugsink (a Sentry-compatible server) on {} ... (the first run installs it, about a minute)".format(server.url))
+			server.start()
+			dsn = server.dsn
+		web_port = free_port()
+		run_id = uuid.uuid4().hex[:8]
+		app = _start_app(dsn, web_port, run_id)
+		base = "http://127.0.0.1:{}".format(web_port)
+		_wait_for(base + "/hello")
+
+		_say("\nSent by the example service (DemoApplication on {}):".format(base))
+		sent = []
+		for path, what in [("/hello?name=demo", "a NOTICE log line, kept as a breadcrumb"), ("/message", "capture_message()"),
+				("/log-error", "an ERROR log with struct_data"), ("/fail", "an uncaught exception in a handler")]:
+			status, body = _get(base + path)
+			sent.append((path, status, body))
+			event = " event {}".format(body["event_id"]) if isinstance(body, dict) and body.get("event_id") else ""
+			_say("  GET {:<18} -> {}  {}{}".format(path, status, what, event))
+
+		if server is not None:
+			stored = _read_back(server, run_id, expected=3)
+			_say("\nStored by the server ({} events, read back from its database):".format(len(stored)))
+			for event in stored:
+				_say("  {}  {:<7}  {}".format(event["event_id"], event.get("level", ""), _title(event)))
+				tags = " ".join("{}={}".format(k, v) for k, v in sorted(event.get("tags", {}).items()))
+				_say("      release={} environment={} tags: {}".format(event.get("release", "-"), event.get("environment"), tags))
+			_say("\nBugsink UI: {}  (log in as {} / {})".format(server.url, *LOGIN))
+			if len(stored) < 3:
+				_say("Expected 3 stored events, found {}.".format(len(stored)))
+				return 1
+		else:
+			_say("\nReported to {}; look for instance_id=demo-{} there.".format(mask_dsn(dsn), run_id))
+
+		if interactive:
+			_say("Press Ctrl-C to stop.")
+			while app.poll() is None:
+				time.sleep(0.5)
+		return 0
+
+	except KeyboardInterrupt:
+		return 0
+	except BugsinkError as e:
+		_say("demo: {}".format(e))
+		return 1
+	finally:
+		_stop_app(app)
+		if server is not None:
+			server.stop()
+		_say("Stopped.")
+
+
+def _raise_interrupt(signum, frame):
+	raise KeyboardInterrupt()
+
+
+def _say(text: str) -> None:
+	print(text, flush=True)
+
+
+def _start_app(dsn: str, web_port: int, run_id: str) -> subprocess.Popen:
+	conf = os.path.join(tempfile.mkdtemp(prefix="asab-sentry-demo-"), "demo.conf")
+	with open(conf, "w") as f:
+		f.write("[sentry]\nenvironment=demo\n\n[web]\nlisten=127.0.0.1 {}\n".format(web_port))
+	env = dict(os.environ, SENTRY_DSN=dsn, SERVICE_ID="asab-sentry-demo", INSTANCE_ID="demo-" + run_id, SENTRY_RELEASE="DemoApplication@0.1.0")
+	return subprocess.Popen([sys.executable, "-m", "asab_sentry.demo.app", "-c", conf], env=env, stdin=subprocess.DEVNULL,
+		stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_app(app: typing.Optional[subprocess.Popen]) -> None:
+	if app is None or app.poll() is not None:
+		return
+	app.send_signal(signal.SIGTERM)
+	try:
+		app.wait(timeout=15)
+	except subprocess.TimeoutExpired:
+		app.kill()
+		app.wait()
+
+
+def _get(url: str):
+	try:
+		with urllib.request.urlopen(url, timeout=10) as r:
+			return r.status, json.loads(r.read() or b"null")
+	except urllib.error.HTTPError as e:
+		return e.code, None
+
+
+def _wait_for(url: str, timeout: float = 30.0) -> None:
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		try:
+			_get(url)
+			return
+		except OSError:
+			time.sleep(0.1)
+	raise BugsinkError("the example service did not answer at {}".format(url))
+
+
+def _read_back(server: Bugsink, run_id: str, expected: int, timeout: float = 15.0) -> typing.List[dict]:
+	deadline = time.monotonic() + timeout
+	while True:
+		stored = [e for e in server.events() if e.get("tags", {}).get("instance_id") == "demo-" + run_id]
+		if len(stored) >= expected or time.monotonic() > deadline:
+			return stored
+		time.sleep(0.2)
+
+
+def _title(event: dict) -> str:
+	if event.get("exception"):
+		exc = event["exception"]["values"][-1]
+		return "{}: {}".format(exc.get("type"), exc.get("value"))
+	if event.get("logentry"):
+		extra = event.get("extra", {}).get("struct_data")
+		return "log: {}{}".format(event["logentry"].get("message"), "  struct_data={}".format(json.dumps(extra)) if extra else "")
+	return "message: {}".format(event.get("message"))

@@ -1,0 +1,44 @@
+"""The demo command: the first command of the README."""
+
+import re
+import socket
+import subprocess
+import sys
+
+from conftest import app_env
+
+
+class TestDemo(object):
+	"""`python -m asab_sentry demo` shows stored events read back from a real server, and stops everything."""
+
+	def test_embedded_bugsink(self, tmp_path):
+		run = subprocess.run(
+			[sys.executable, "-m", "asab_sentry", "demo", "--once", "--state-dir", str(tmp_path / "state")],
+			env=app_env(), capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+		)
+		assert run.returncode == 0, run.stdout + run.stderr
+		out = run.stdout
+		assert "Stored by the server (3 events" in out
+		message_id = re.search(r"/message\s+-> 200\s+capture_message\(\) event ([0-9a-f]{32})", out).group(1)
+		assert re.search(message_id + r"\s+warning\s+message: Demo message from /message", out)
+		assert "RuntimeError: Demo failure in /fail" in out
+		assert 'struct_data={"order_id": 1234, "carrier": "owl-post"}' in out
+		assert re.search(r"Bugsink UI: http://127\.0\.0\.1:\d+ +\(log in as admin / ", out)
+		assert out.rstrip().endswith("Stopped.")
+		# both the example service and Bugsink are gone: their ports refuse connections
+		for port in re.findall(r"http://127\.0\.0\.1:(\d+)", out):
+			with socket.socket() as sock:
+				assert sock.connect_ex(("127.0.0.1", int(port))) != 0, "port {} still open".format(port)
+
+	def test_reports_to_the_dsn_in_the_environment(self, recorder, tmp_path):
+		run = subprocess.run(
+			[sys.executable, "-m", "asab_sentry", "demo", "--once", "--state-dir", str(tmp_path / "unused")],
+			env=app_env(recorder.dsn), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+		)
+		assert run.returncode == 0, run.stdout + run.stderr
+		assert "Starting Bugsink" not in run.stdout
+		assert "http://***@127.0.0.1" in run.stdout
+		assert recorder.Headers and "0123456789abcdef0123456789abcdef" not in run.stdout
+		events = recorder.wait_for(3)
+		assert sorted(e.get("level") for e in events) == ["error", "error", "warning"]
+		assert not (tmp_path / "unused").exists()
