@@ -74,8 +74,10 @@ def write_config(tmp_path, text: str = "[sentry]\n") -> str:
 def run_app(tmp_path):
 	"""Run `tests/apps/scenario.py SCENARIO` to completion and return an `AppRun`."""
 
-	def run(scenario: str, dsn: typing.Optional[str] = None, config: str = "[sentry]\n", timeout: float = 60,
-			args: typing.Sequence[str] = (), cwd: typing.Optional[str] = None, **env: str) -> AppRun:
+	def run(
+		scenario: str, dsn: typing.Optional[str] = None, config: str = "[sentry]\n", timeout: float = 60,
+		args: typing.Sequence[str] = (), cwd: typing.Optional[str] = None, **env: str
+	) -> AppRun:
 		conf = write_config(tmp_path, config)
 		completed = subprocess.run(
 			[sys.executable, *args, SCENARIO, scenario, conf],

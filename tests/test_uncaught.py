@@ -33,7 +33,7 @@ class TestUncaught(object):
 	def test_web_handler_exception(self, recorder, run_app, build):
 		run = run_app("web", recorder.dsn, BUILD=build)
 		assert run.values("STATUS") == ["500", "200", "500"]
-		events = recorder.wait_for(3)
+		recorder.wait_for(3)
 		recorder.wait_for(4, timeout=1)
 		assert len(_exceptions(recorder.events(), "RuntimeError")) == 2
 		assert len(recorder.events()) == 3

@@ -53,8 +53,13 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 
 		_say("\nSent by the example service (DemoApplication on {}):".format(base))
 		sent = []
-		for path, what in [("/hello?name=demo", "a NOTICE log line, kept as a breadcrumb"), ("/message", "capture_message()"),
-				("/log-error", "an ERROR log with struct_data"), ("/fail", "an uncaught exception in a handler")]:
+		requests = [
+			("/hello?name=demo", "a NOTICE log line, kept as a breadcrumb"),
+			("/message", "capture_message()"),
+			("/log-error", "an ERROR log with struct_data"),
+			("/fail", "an uncaught exception in a handler"),
+		]
+		for path, what in requests:
 			status, body = _get(base + path)
 			sent.append((path, status, body))
 			event = " event {}".format(body["event_id"]) if isinstance(body, dict) and body.get("event_id") else ""
@@ -105,8 +110,10 @@ def _start_app(dsn: str, web_port: int, run_id: str) -> subprocess.Popen:
 	with open(conf, "w") as f:
 		f.write("[sentry]\nenvironment=demo\n\n[web]\nlisten=127.0.0.1 {}\n".format(web_port))
 	env = dict(os.environ, SENTRY_DSN=dsn, SERVICE_ID="asab-sentry-demo", INSTANCE_ID="demo-" + run_id, SENTRY_RELEASE="DemoApplication@0.1.0")
-	return subprocess.Popen([sys.executable, "-m", "asab_sentry.demo.app", "-c", conf], env=env, stdin=subprocess.DEVNULL,
-		stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+	return subprocess.Popen(
+		[sys.executable, "-m", "asab_sentry.demo.app", "-c", conf],
+		env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+	)
 
 
 def _stop_app(app: typing.Optional[subprocess.Popen]) -> None:

@@ -8,6 +8,7 @@ into a template database that later starts copy, and given one project with a fi
 superuser for the web UI.
 """
 
+import fcntl
 import json
 import logging
 import os
@@ -138,13 +139,16 @@ class Bugsink(object):
 
 	def prepare(self) -> None:
 		"""Install Bugsink, write the config and copy in the migrated template database (once per state dir)."""
-		self.install()
+		os.makedirs(cache_dir(), exist_ok=True)
+		with open(os.path.join(cache_dir(), ".lock"), "w") as lock:
+			fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers share the cache
+			self.install()
+			template = self._template()
 		os.makedirs(self.StateDir, exist_ok=True)
 		conf = os.path.join(self.StateDir, "bugsink_conf.py")
 		if not os.path.exists(conf):
 			self._write_conf(self.StateDir, self.Port)
 		if not os.path.exists(os.path.join(self.StateDir, "db.sqlite3")):
-			template = self._template()
 			for name in _DB_FILES:
 				shutil.copy(os.path.join(template, name), os.path.join(self.StateDir, name))
 
@@ -180,8 +184,8 @@ class Bugsink(object):
 		return template
 
 	def _write_conf(self, directory: str, port: int) -> None:
-		_run([self._bin("bugsink-create-conf"), "--template=local", "--host=127.0.0.1", "--port={}".format(port), "-o", "bugsink_conf.py"],
-			"write the Bugsink config", cwd=directory, env=self._env(directory))
+		create = [self._bin("bugsink-create-conf"), "--template=local", "--host=127.0.0.1", "--port={}".format(port), "-o", "bugsink_conf.py"]
+		_run(create, "write the Bugsink config", cwd=directory, env=self._env(directory))
 		with open(os.path.join(directory, "bugsink_conf.py"), "a") as f:
 			f.write("\n# asab-sentry: paths in this directory, no phone-home, room for load tests\n")
 			f.write("import os as _os\n_HERE = _os.path.dirname(_os.path.abspath(__file__))\n")
