@@ -49,3 +49,28 @@ class TestRegistration(object):
 		run = run_app("message", recorder.dsn, args=[], config="[sentry]\n[logging]\nlevel=DEBUG\n")
 		assert run.returncode == 0
 		assert "0123456789abcdef0123456789abcdef" not in run.stderr + run.stdout
+
+
+class TestExampleConfig(object):
+	"""etc/asab-sentry.conf is valid as shipped and documents every key of the README's table."""
+
+	def _text(self):
+		import os
+		with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc", "asab-sentry.conf")) as f:
+			return f.read()
+
+	def test_loads_and_reports(self, recorder, run_app):
+		run = run_app("message", recorder.dsn, config=self._text())
+		assert run.returncode == 0, run.stderr
+		assert len(recorder.wait_for(1)) == 1
+
+	def test_every_readme_key_is_in_it(self):
+		import os
+		import re
+		with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
+			readme = f.read()
+		keys = re.findall(r"^\| `\[sentry(?::logging)?\] (\w+)`", readme, re.M)
+		assert len(keys) >= 12
+		text = self._text()
+		for key in keys:
+			assert re.search(r"^{}=".format(key), text, re.M), key
