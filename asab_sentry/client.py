@@ -13,20 +13,33 @@ import sentry_sdk.integrations.asyncio
 
 from . import logging_bridge
 from . import uncaught
-from .config import SentryConfig
+from . import transport as delivery
+from .config import ConfigError, SentryConfig
+from .spool import SpoolError
+from .stats import DeliveryStats
 from .scrubbing import Scrubber
 
 L = logging.getLogger(__name__)
 
 
-def start(config: SentryConfig, transport=None) -> None:
+def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	"""
 	Start the sentry-sdk client for `config` and put the service's identity on the global scope.
 
 	Args:
 		config: The validated configuration (must be active).
-		transport: A sentry-sdk `Transport` class or instance, or None for the default HTTP transport.
+		stats: Delivery counters for the transport to update.
+		transport: A sentry-sdk `Transport` class or instance; by default asab-sentry's delivery
+			transport (durable spool when `spool_dir` is set, else memory).
+
+	Raises:
+		ConfigError: The spool directory cannot be used.
 	"""
+	if transport is None:
+		try:
+			transport = delivery.build({"dsn": config.dsn}, config.spool_dir, config.spool_max_size, stats)
+		except SpoolError as e:
+			raise ConfigError("[sentry] spool_dir = '{}': {}".format(config.spool_dir, e)) from None
 	scrubber = Scrubber(config.send_default_pii)
 	options: typing.Dict[str, typing.Any] = dict(
 		dsn=config.dsn,
@@ -46,8 +59,7 @@ def start(config: SentryConfig, transport=None) -> None:
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
-	if transport is not None:
-		options["transport"] = transport
+	options["transport"] = transport
 	sentry_sdk.init(**options)
 	logging_bridge.open_root_level(config.breadcrumbs_level)
 
@@ -70,6 +82,20 @@ def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:
 def flush(timeout: float) -> None:
 	"""Block until queued envelopes are sent or `timeout` seconds pass."""
 	sentry_sdk.flush(timeout=timeout)
+
+
+def pending() -> int:
+	"""How many envelopes wait to be sent (0 when the transport does not say)."""
+	transport = sentry_sdk.get_client().transport
+	store = getattr(transport, "Store", None)
+	return len(store) if store is not None else 0
+
+
+def limit_exit_wait(seconds: float) -> None:
+	"""Bound the wait of the SDK's exit hook (it flushes again at interpreter exit)."""
+	client = sentry_sdk.get_client()
+	if client.is_active():
+		client.options["shutdown_timeout"] = seconds
 
 
 def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional[dict]:

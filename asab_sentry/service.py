@@ -16,6 +16,7 @@ import sentry_sdk
 from . import client as sentry_client
 from . import tracing
 from .config import ConfigError, SentryConfig
+from .stats import DeliveryStats, expose_metrics
 from .tags import TagError, validate_tag
 
 L = logging.getLogger(__name__)
@@ -82,13 +83,18 @@ class SentryService(asab.Service):
 			raise SystemExit("asab-sentry: {}".format(e)) from None
 
 		self.Enabled = self.Config.active
+		self.Stats = DeliveryStats()
+		self.Metrics = None
 		if not self.Config.enabled:
 			L.log(asab.LOG_NOTICE, "Sentry is disabled by '[sentry] enabled' / SENTRY_ENABLED.")
 		elif self.Config.dsn == "":
 			L.warning("Sentry is disabled: no DSN. Set '[sentry] data_source_name' in the configuration or the SENTRY_DSN environment variable.")
 
 		if self.Enabled:
-			sentry_client.start(self.Config, transport=transport)
+			try:
+				sentry_client.start(self.Config, self.Stats, transport=transport)
+			except ConfigError as e:
+				raise SystemExit("asab-sentry: {}".format(e)) from None
 			L.info("Sentry reports to {} (environment '{}', release '{}').".format(
 				self.Config.masked_dsn, self.Config.environment, self.Config.release
 			))
@@ -96,14 +102,22 @@ class SentryService(asab.Service):
 				sentry_client.instrument_loop(asyncio.get_running_loop())
 
 	async def initialize(self, app):
-		"""Instrument the running event loop: per-task isolation and uncaught task exceptions."""
+		"""Instrument the running event loop (per-task isolation, uncaught task exceptions); expose delivery metrics."""
 		if self.Enabled:
 			sentry_client.instrument_loop(asyncio.get_running_loop())
+			self.Metrics = expose_metrics(app, self.Stats)
 
 	async def finalize(self, app):
-		"""Deliver what is still queued, up to `shutdown_timeout`, without blocking the event loop."""
-		if self.Enabled:
-			await asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, self.Config.shutdown_timeout)
+		"""
+		Deliver what is still queued, up to `shutdown_timeout`, without blocking the event loop, and
+		log the delivery counts. With a spool, what is not sent stays on disk for the next start.
+		"""
+		if not self.Enabled:
+			return
+		await asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, self.Config.shutdown_timeout)
+		# The SDK's exit hook flushes once more; it need only catch what is logged after this point.
+		sentry_client.limit_exit_wait(min(1.0, self.Config.shutdown_timeout))
+		L.log(asab.LOG_NOTICE, self.Stats.summary(sentry_client.pending()))
 
 	# Capturing
 

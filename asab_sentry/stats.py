@@ -1,0 +1,77 @@
+"""
+Delivery counts: what was captured, sent, spooled, retried and dropped (by reason).
+
+Counted per envelope (an event, a transaction, a session update), from any thread. Shown in a log
+line at stop and, when the application has `asab.metrics`, as the gauge `sentry.delivery`.
+"""
+
+import collections
+import threading
+import typing
+
+
+class DeliveryStats(object):
+	"""Thread-safe delivery counters."""
+
+	def __init__(self):
+		self._Lock = threading.Lock()
+		self.Captured = 0
+		self.Sent = 0
+		self.Spooled = 0
+		self.Retried = 0
+		self.Dropped: typing.Dict[str, int] = collections.Counter()
+
+	def add(self, name: str, count: int = 1) -> None:
+		"""Add to `captured`, `sent`, `spooled` or `retried`."""
+		with self._Lock:
+			setattr(self, name.capitalize(), getattr(self, name.capitalize()) + count)
+
+	def drop(self, reason: str, count: int = 1) -> None:
+		"""Count envelopes lost for `reason` (e.g. `spool_full`, `rejected`, `ratelimit`, `before_send`)."""
+		with self._Lock:
+			self.Dropped[reason] += count
+
+	def snapshot(self) -> typing.Dict[str, int]:
+		"""All counts as a flat dict: captured, sent, spooled, retried, dropped, and dropped.<reason>."""
+		with self._Lock:
+			result = {
+				"captured": self.Captured,
+				"sent": self.Sent,
+				"spooled": self.Spooled,
+				"retried": self.Retried,
+				"dropped": sum(self.Dropped.values()),
+			}
+			for reason, count in sorted(self.Dropped.items()):
+				result["dropped.{}".format(reason)] = count
+		return result
+
+	def summary(self, pending: int) -> str:
+		"""One line for the log at stop."""
+		s = self.snapshot()
+		reasons = ", ".join("{} {}".format(k.split(".", 1)[1], v) for k, v in s.items() if k.startswith("dropped."))
+		return "Sentry delivery: captured {captured}, sent {sent}, spooled {spooled}, retried {retried}, dropped {dropped}{reasons}; {pending} left to send".format(
+			reasons=" ({})".format(reasons) if reasons else "", pending=pending, **s
+		)
+
+
+class MetricsBridge(object):
+	"""
+	Publishes the counts as the `sentry.delivery` gauge of `asab.metrics`, updated just before
+	each metrics flush. Keep a reference to it: ASAB's PubSub holds subscribers weakly.
+	"""
+
+	def __init__(self, app, stats: DeliveryStats, metrics_service):
+		self.Stats = stats
+		self.Gauge = metrics_service.create_gauge("sentry.delivery", init_values=stats.snapshot(), help="asab-sentry envelopes by outcome")
+		app.PubSub.subscribe("Metrics.flush!", self.update)
+
+	def update(self, message_type=None) -> None:
+		"""Copy the current counts into the gauge."""
+		for name, value in self.Stats.snapshot().items():
+			self.Gauge.set(name, value)
+
+
+def expose_metrics(app, stats: DeliveryStats) -> typing.Optional[MetricsBridge]:
+	"""A `MetricsBridge` when the app has `asab.MetricsService`, else None."""
+	metrics = app.get_service("asab.MetricsService")
+	return MetricsBridge(app, stats, metrics) if metrics is not None else None
