@@ -65,7 +65,7 @@ class MetricsBridge(object):
 		self.Gauge = metrics_service.create_gauge("sentry.delivery", init_values=stats.snapshot(), help="asab-sentry envelopes by outcome")
 		app.PubSub.subscribe("Metrics.flush!", self.update)
 
-	def update(self, message_type=None) -> None:
+	def update(self, *args, **kwargs) -> None:
 		"""Copy the current counts into the gauge."""
 		for name, value in self.Stats.snapshot().items():
 			self.Gauge.set(name, value)

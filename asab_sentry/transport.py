@@ -99,7 +99,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			self._Wake.notify()
 			while (len(self.Store) > 0 or self._Busy) and not self._Stopping:
 				remaining = deadline - time.monotonic()
-				if remaining <= 0 or self._only_held():
+				if remaining <= 0 or self._held_past(deadline):
 					break
 				self._Wake.wait(min(remaining, 0.1))
 
@@ -230,10 +230,15 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		ends = [end - now for end in self._Limits.values() if end > now]
 		return max(0.05, min([default] + ends))
 
-	def _only_held(self) -> bool:
-		"""True when everything left waits on a rate limit (a flush need not wait for it)."""
+	def _held_past(self, deadline: float) -> bool:
+		"""True when all that is left waits on rate limits that end after `deadline` (a flush need not wait)."""
+		if self._Busy:
+			return False
 		limited = self._limited()
-		return bool(limited) and self.Store.peek(skip=limited) is None and not self._Busy
+		if not limited or self.Store.peek(skip=limited) is not None:
+			return False
+		now = time.monotonic()
+		return min((end for end in list(self._Limits.values()) if end > now), default=0.0) > deadline
 
 	def _sleep(self, seconds: float) -> None:
 		with self._Wake:

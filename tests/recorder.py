@@ -21,10 +21,13 @@ from asab_sentry.testing import payloads
 class Recorder(object):
 	"""Start with `Recorder().start()`; `dsn` points an SDK at it; `stop()` ends it."""
 
-	def __init__(self, delay: float = 0.0, status: int = 200):
+	def __init__(self, delay: float = 0.0, status: int = 200, port: int = 0):
 		self.Delay = delay
 		self.Status = status
+		self.Script: typing.List[typing.Tuple[int, dict]] = []  # (status, headers) for the next requests
 		self.Hang = False
+		self._Unhang = threading.Event()
+		self._Port = port
 		self.Envelopes: typing.List[sentry_sdk.envelope.Envelope] = []
 		self.Headers: typing.List[dict] = []
 		self.Requests = 0
@@ -50,12 +53,14 @@ class Recorder(object):
 				body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
 				with recorder._Lock:
 					recorder.Requests += 1
+					status, headers = recorder.Script.pop(0) if recorder.Script else (recorder.Status, {})
 				if recorder.Hang:
-					time.sleep(3600)
+					recorder._Unhang.wait(120)
+					self.close_connection = True
 					return
 				if recorder.Delay:
 					time.sleep(recorder.Delay)
-				if recorder.Status == 200:
+				if status == 200:
 					encoding = self.headers.get("Content-Encoding", "")
 					if encoding == "gzip":
 						body = gzip.decompress(body)
@@ -69,7 +74,9 @@ class Recorder(object):
 						recorder.Envelopes.append(envelope)
 						recorder.Headers.append(dict(self.headers))
 				reply = json.dumps({"id": "0" * 32}).encode()
-				self.send_response(recorder.Status)
+				self.send_response(status)
+				for name, value in headers.items():
+					self.send_header(name, value)
 				self.send_header("Content-Type", "application/json")
 				self.send_header("Content-Length", str(len(reply)))
 				self.end_headers()
@@ -78,13 +85,19 @@ class Recorder(object):
 			def log_message(self, *args):
 				pass
 
-		self._Server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+		self._Server = http.server.ThreadingHTTPServer(("127.0.0.1", self._Port), Handler)
 		self._Server.daemon_threads = True
 		self._Thread = threading.Thread(target=self._Server.serve_forever, daemon=True)
 		self._Thread.start()
 		return self
 
+	def unhang(self) -> None:
+		"""Answer again; requests held so far are dropped without an answer."""
+		self.Hang = False
+		self._Unhang.set()
+
 	def stop(self) -> None:
+		self._Unhang.set()
 		if self._Server is not None:
 			self._Server.shutdown()
 			self._Server.server_close()

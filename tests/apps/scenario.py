@@ -13,6 +13,7 @@ import sys
 import asab
 
 import asab_sentry
+import asab_sentry.client
 
 L = logging.getLogger("scenario")
 SCENARIOS = {}
@@ -34,6 +35,9 @@ class ScenarioApp(asab.Application):
 			self.SentryService = asab_sentry.SentryService(self)
 		if name in ("web", "tour"):
 			_setup_web(self)
+		if name == "metrics":
+			import asab.metrics
+			self.add_module(asab.metrics.Module)
 
 	async def initialize(self):
 		if os.environ.get("BUILD") == "initialize":
@@ -262,6 +266,63 @@ async def user_and_breadcrumb(app):
 	s.set_context("order", {"id": 7})
 	print("EVENT_ID", s.capture_message("with user", level="notice"), flush=True)
 	print("EVENT_ID", s.capture_message("bad level", level="loud"), flush=True)
+
+
+@scenario
+async def capture_many(app):
+	"""COUNT messages and COUNT exceptions, each id printed; then stop, or wait to be killed (HOLD=1)."""
+	s = svc(app)
+	for i in range(int(os.environ.get("COUNT", "100"))):
+		print("EVENT_ID", s.capture_message("spooled message {}".format(i)), flush=True)
+		try:
+			raise ValueError("spooled exception {}".format(i))
+		except ValueError as e:
+			print("EVENT_ID", s.capture_exception(e), flush=True)
+	print("CAPTURED", flush=True)
+	if os.environ.get("HOLD") == "1":
+		return "keep-running"
+
+
+@scenario
+async def drain(app):
+	"""Start (an earlier run's spool is picked up), wait until everything is sent, stop."""
+	await svc(app).flush(float(os.environ.get("DRAIN_TIMEOUT", "60")))
+	print("PENDING", asab_sentry.client.pending(), flush=True)
+
+
+@scenario
+async def loop_lag(app):
+	"""Capture events for DURATION seconds while measuring how late the event loop wakes up."""
+	s = svc(app)
+	loop = asyncio.get_running_loop()
+	max_lag = 0.0
+	end = loop.time() + float(os.environ.get("DURATION", "3"))
+	i = 0
+	while loop.time() < end:
+		before = loop.time()
+		await asyncio.sleep(0.01)
+		max_lag = max(max_lag, loop.time() - before - 0.01)
+		if i % 10 == 0:
+			s.capture_message("lag probe {}".format(i))
+		i += 1
+	print("MAX_LAG", round(max_lag, 4), flush=True)
+	print("CAPTURED", i // 10 + (1 if i % 10 else 0), flush=True)
+	if os.environ.get("HOLD") == "1":
+		return "keep-running"
+
+
+@scenario
+async def metrics(app):
+	"""Capture, flush, and print the sentry.delivery gauge of asab.metrics."""
+	import json
+	s = svc(app)
+	s.capture_message("counted")
+	await s.flush()
+	msvc = app.get_service("asab.MetricsService")
+	app.PubSub.publish("Metrics.flush!")
+	for metric in msvc.Storage.Metrics:
+		if metric["name"] == "sentry.delivery":
+			print("GAUGE", json.dumps(metric["fieldset"][0]["values"], sort_keys=True), flush=True)
 
 
 @scenario
