@@ -61,7 +61,8 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	)
 	options["transport"] = transport
 	sentry_sdk.init(**options)
-	logging_bridge.open_root_level(config.breadcrumbs_level)
+	if config.open_log_level:
+		logging_bridge.open_root_level(config.breadcrumbs_level)
 
 	scope = sentry_sdk.get_global_scope()
 	scope.set_tags(config.identity.tags)

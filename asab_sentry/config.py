@@ -73,6 +73,9 @@ class SentryConfig:
 	The validated asab-sentry configuration.
 
 	Build it with `SentryConfig.load(app)`; see the README for every key.
+
+	`open_log_level` is True when `[sentry:logging] breadcrumbs` is set explicitly: records down to
+	that level are then made even where ASAB's log level would not make them (see `logging_bridge`).
 	"""
 
 	dsn: str = ""
@@ -85,6 +88,7 @@ class SentryConfig:
 	shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
 	breadcrumbs_level: int = logging.INFO
 	events_level: int = logging.ERROR
+	open_log_level: bool = False
 	spool_dir: str = ""
 	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
 	identity: Identity = dataclasses.field(default_factory=Identity)
@@ -140,6 +144,7 @@ class SentryConfig:
 			debug=r.get_bool("sentry", "debug", "SENTRY_DEBUG", False),
 			shutdown_timeout=shutdown_timeout,
 			breadcrumbs_level=r.get_level("sentry:logging", "breadcrumbs", "info"),
+			open_log_level=("sentry:logging", "breadcrumbs") in r.Source,
 			events_level=r.get_level("sentry:logging", "events", "error"),
 			spool_dir=r.get("sentry", "spool_dir", "SENTRY_SPOOL_DIR"),
 			spool_max_size=spool_max_size,

@@ -49,3 +49,16 @@ class TestTags(object):
 			assert needle in run.stderr
 		# a warning is a breadcrumb at most, never an event, and never at ERROR
 		assert " ERROR " not in run.stderr.replace("\x1b[1;31mERROR\x1b[0m", " ERROR ")
+
+
+class TestMemoryTransportHelper(object):
+	"""asab_sentry.testing.MemoryTransport keeps what would have been sent, for users' own tests."""
+
+	def test_keeps_events_and_transactions(self, run_app):
+		import json
+		run = run_app("memory", "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1", BUILD="memory", SENTRY_TRACES_SAMPLE_RATE="1")
+		assert run.returncode == 0, run.stderr
+		events = json.loads(run.values("EVENTS")[0])
+		assert [e["event_id"] for e in events] == run.values("EVENT_ID")
+		assert events[0]["message"] == "kept in memory" and events[0]["tags"]["helper"] == "memory"
+		assert [t["transaction"] for t in json.loads(run.values("TRANSACTIONS")[0])] == ["kept transaction"]

@@ -42,3 +42,32 @@ class TestDemo(object):
 		events = recorder.wait_for(3)
 		assert sorted(e.get("level") for e in events) == ["error", "error", "warning"]
 		assert not (tmp_path / "unused").exists()
+
+
+def test_waits_for_ctrl_c_and_stops_everything(tmp_path):
+	import signal
+	import time
+	proc = subprocess.Popen(
+		[sys.executable, "-m", "asab_sentry", "demo", "--wait", "--state-dir", str(tmp_path / "state")],
+		env=app_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+	)
+	try:
+		lines = []
+		deadline = time.monotonic() + 120
+		while time.monotonic() < deadline:
+			line = proc.stdout.readline()
+			lines.append(line)
+			if line.startswith("Press Ctrl-C") or line == "":
+				break
+		assert lines[-1].startswith("Press Ctrl-C"), "".join(lines)
+		proc.send_signal(signal.SIGINT)
+		rest, _ = proc.communicate(timeout=60)
+		assert proc.returncode == 0
+		assert rest.strip().endswith("Stopped.")
+		for port in re.findall(r"http://127\.0\.0\.1:(\d+)", "".join(lines)):
+			with socket.socket() as sock:
+				assert sock.connect_ex(("127.0.0.1", int(port))) != 0, "port {} still open".format(port)
+	finally:
+		if proc.poll() is None:
+			proc.kill()
+			proc.communicate()

@@ -1,6 +1,9 @@
 """The logging bridge: levels, NOTICE, struct_data, and the plugin's own complaints."""
 
 
+INFO_CRUMBS = "[sentry]\n[sentry:logging]\nbreadcrumbs=info\n"
+
+
 def _crumbs(event):
 	return [c for c in event.get("breadcrumbs", {}).get("values", []) if c.get("category") == "scenario"]
 
@@ -8,8 +11,16 @@ def _crumbs(event):
 class TestLoggingBridge(object):
 	"""Records at or above `breadcrumbs` become breadcrumbs, at or above `events` become events."""
 
-	def test_default_levels(self, recorder, run_app):
+	def test_default_levels_follow_asab_log_level(self, recorder, run_app):
+		"""By default breadcrumbs start at INFO but ASAB makes no INFO records (its level is NOTICE): none, and no cost."""
 		run = run_app("levels", recorder.dsn)
+		assert run.returncode == 0, run.stderr
+		events = recorder.wait_for(3)
+		closing = [e for e in events if e.get("message") == "closing message"][0]
+		assert [c["message"] for c in _crumbs(closing)] == ["level notice", "level warning", "level error", "level critical"]
+
+	def test_explicit_info_breadcrumbs(self, recorder, run_app):
+		run = run_app("levels", recorder.dsn, config=INFO_CRUMBS)
 		assert run.returncode == 0, run.stderr
 		events = recorder.wait_for(3)
 		by_message = {(e.get("logentry") or {}).get("message") or e.get("message"): e for e in events}
@@ -23,7 +34,7 @@ class TestLoggingBridge(object):
 		]
 
 	def test_info_breadcrumbs_do_not_change_console_output(self, recorder, run_app):
-		run = run_app("levels", recorder.dsn)
+		run = run_app("levels", recorder.dsn, config=INFO_CRUMBS)
 		assert "level notice" in run.stderr
 		assert "level info" not in run.stderr  # ASAB's console still shows NOTICE and above only
 
@@ -46,7 +57,7 @@ class TestLoggingBridge(object):
 		assert events[0]["extra"]["struct_data"] == {"k": "v"}
 
 	def test_struct_data_on_events_and_breadcrumbs(self, recorder, run_app):
-		run_app("logs", recorder.dsn)
+		run_app("logs", recorder.dsn, config=INFO_CRUMBS)
 		event = recorder.wait_for(1)[0]
 		assert event["logentry"]["message"] == "an error line"
 		assert event["extra"]["struct_data"] == {"order": 42, "password": "[Filtered]"}

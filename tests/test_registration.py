@@ -73,4 +73,4 @@ class TestExampleConfig(object):
 		assert len(keys) >= 12
 		text = self._text()
 		for key in keys:
-			assert re.search(r"^{}=".format(key), text, re.M), key
+			assert re.search(r"^#?{}=".format(key), text, re.M), key

@@ -31,10 +31,11 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 	parser = argparse.ArgumentParser(prog="python -m asab_sentry demo", description=__doc__.strip().splitlines()[0])
 	parser.add_argument("--dsn", default=os.environ.get("SENTRY_DSN", ""), help="report to this server instead of an embedded Bugsink (default: $SENTRY_DSN)")
 	parser.add_argument("--once", action="store_true", help="print the summary and stop, instead of waiting for Ctrl-C")
+	parser.add_argument("--wait", action="store_true", help="wait for Ctrl-C (or SIGTERM) even without a terminal, e.g. in a container")
 	parser.add_argument("--state-dir", default=os.path.join(cache_dir(), "demo"), help="where the embedded Bugsink keeps its database")
 	args = parser.parse_args(argv)
 
-	interactive = sys.stdin is not None and sys.stdin.isatty() and not args.once
+	interactive = (args.wait or (sys.stdin is not None and sys.stdin.isatty())) and not args.once
 	signal.signal(signal.SIGTERM, _raise_interrupt)
 	server = None
 	app = None

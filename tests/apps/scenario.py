@@ -33,6 +33,10 @@ class ScenarioApp(asab.Application):
 		super().__init__(args=args, modules=[asab_sentry.Module] if build == "module" else [])
 		if build == "init":
 			self.SentryService = asab_sentry.SentryService(self)
+		if build == "memory":
+			from asab_sentry.testing import MemoryTransport
+			self.Transport = MemoryTransport()
+			self.SentryService = asab_sentry.SentryService(self, transport=self.Transport)
 		if name in ("web", "tour"):
 			_setup_web(self)
 		if name == "metrics":
@@ -323,6 +327,19 @@ async def metrics(app):
 	for metric in msvc.Storage.Metrics:
 		if metric["name"] == "sentry.delivery":
 			print("GAUGE", json.dumps(metric["fieldset"][0]["values"], sort_keys=True), flush=True)
+
+
+@scenario
+async def memory(app):
+	"""Capture with the MemoryTransport test helper and print what it kept."""
+	import json
+	s = svc(app)
+	s.set_tag("helper", "memory")
+	print("EVENT_ID", s.capture_message("kept in memory"), flush=True)
+	with s.transaction("test", "kept transaction"):
+		pass
+	print("EVENTS", json.dumps(app.Transport.events()), flush=True)
+	print("TRANSACTIONS", json.dumps(app.Transport.transactions()), flush=True)
 
 
 @scenario
