@@ -70,6 +70,34 @@ def write_config(tmp_path, text: str = "[sentry]\n") -> str:
 	return path
 
 
+def run_group(cmd: typing.Sequence[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+	"""
+	Like `subprocess.run(..., capture_output=True, text=True)`, in a session of its own whose every
+	process (a demo's Bugsink and example service too) is killed when the run ends. The result's
+	`leftovers` says whether any process of the session outlived the command.
+	"""
+	proc = subprocess.Popen(
+		cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+		start_new_session=True, **kwargs
+	)
+	try:
+		stdout, stderr = proc.communicate(timeout=timeout)
+		completed = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+		try:
+			os.killpg(proc.pid, 0)
+			completed.leftovers = True
+		except ProcessLookupError:
+			completed.leftovers = False
+		return completed
+	finally:
+		try:
+			os.killpg(proc.pid, signal.SIGKILL)  # leftovers of the session, if any
+		except ProcessLookupError:
+			pass
+		if proc.poll() is None:
+			proc.communicate()
+
+
 @pytest.fixture
 def run_app(tmp_path):
 	"""Run `tests/apps/scenario.py SCENARIO` to completion and return an `AppRun`."""
@@ -79,11 +107,7 @@ def run_app(tmp_path):
 		args: typing.Sequence[str] = (), cwd: typing.Optional[str] = None, **env: str
 	) -> AppRun:
 		conf = write_config(tmp_path, config)
-		completed = subprocess.run(
-			[sys.executable, *args, SCENARIO, scenario, conf],
-			env=app_env(dsn, **env), cwd=cwd or str(tmp_path),
-			capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-		)
+		completed = run_group([sys.executable, *args, SCENARIO, scenario, conf], timeout, env=app_env(dsn, **env), cwd=cwd or str(tmp_path))
 		return AppRun(completed)
 
 	return run
