@@ -10,6 +10,7 @@ import typing
 import sentry_sdk
 import sentry_sdk.integrations.aiohttp
 import sentry_sdk.integrations.asyncio
+import sentry_sdk.scope
 
 from . import logging_bridge
 from . import uncaught
@@ -20,6 +21,8 @@ from .stats import DeliveryStats
 from .scrubbing import Scrubber
 
 L = logging.getLogger(__name__)
+
+_ProcessorAdded = False
 
 
 def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
@@ -64,10 +67,11 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	if config.open_log_level:
 		logging_bridge.open_root_level(config.breadcrumbs_level)
 
-	scope = sentry_sdk.get_global_scope()
-	scope.set_tags(config.identity.tags)
-	if logging_bridge.event_processor not in scope._event_processors:
-		scope.add_event_processor(logging_bridge.event_processor)
+	sentry_sdk.get_global_scope().set_tags(config.identity.tags)
+	global _ProcessorAdded
+	if not _ProcessorAdded:  # process-wide, and init may run more than once in a process
+		sentry_sdk.scope.add_global_event_processor(logging_bridge.event_processor)
+		_ProcessorAdded = True
 
 
 def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:

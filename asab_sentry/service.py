@@ -95,8 +95,9 @@ class SentryService(asab.Service):
 				sentry_client.start(self.Config, self.Stats, transport=transport)
 			except ConfigError as e:
 				raise SystemExit("asab-sentry: {}".format(e)) from None
-			L.info("Sentry reports to {} (environment '{}', release '{}').".format(
-				self.Config.masked_dsn, self.Config.environment, self.Config.release
+			L.log(asab.LOG_NOTICE, "Sentry reports to {} (environment '{}', release '{}'{}).".format(
+				self.Config.masked_dsn, self.Config.environment, self.Config.release,
+				", spool '{}'".format(self.Config.spool_dir) if self.Config.spool_dir else "",
 			))
 			if _loop_running():
 				sentry_client.instrument_loop(asyncio.get_running_loop())
