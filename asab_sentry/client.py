@@ -70,7 +70,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	sentry_sdk.get_global_scope().set_tags(config.identity.tags)
 	global _ProcessorAdded
 	if not _ProcessorAdded:  # process-wide, and init may run more than once in a process
-		sentry_sdk.scope.add_global_event_processor(logging_bridge.event_processor)
+		sentry_sdk.scope.add_global_event_processor(logging_bridge.event_processor)  # type: ignore[arg-type]
 		_ProcessorAdded = True
 
 

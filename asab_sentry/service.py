@@ -165,7 +165,7 @@ class SentryService(asab.Service):
 			if sentry_level is None:
 				L.warning("capture_message(): unknown level {!r}, sent as 'info'; expected one of {}.".format(level, ", ".join(_LEVELS)))
 				sentry_level = "info"
-		return sentry_sdk.capture_message(str(message), level=sentry_level, scope=scope, **scope_args)
+		return sentry_sdk.capture_message(str(message), level=sentry_level, scope=scope, **scope_args)  # type: ignore[arg-type]
 
 	# Scope data (per asyncio task and per web request)
 

@@ -55,7 +55,7 @@ class _Store(object):
 	def __len__(self) -> int:
 		return len(self._Items)
 
-	def peek(self, skip: typing.Container[str] = ()) -> typing.Optional[typing.Tuple[Item, bytes]]:
+	def peek(self, skip: typing.Container[typing.Optional[str]] = ()) -> typing.Optional[typing.Tuple[Item, bytes]]:
 		"""The oldest envelope whose category is not in `skip`, with its body; None when there is none."""
 		with self._Lock:
 			candidates = []

@@ -51,7 +51,7 @@ class Timing(object):
 		self._Active.append(span)
 		return span
 
-	def __exit__(self, exc_type, exc, tb) -> bool:
+	def __exit__(self, exc_type, exc, tb) -> typing.Literal[False]:
 		span = self._Active.pop() if self._Active else None
 		if span is not None:
 			try:
@@ -63,7 +63,7 @@ class Timing(object):
 	async def __aenter__(self):
 		return self.__enter__()
 
-	async def __aexit__(self, exc_type, exc, tb) -> bool:
+	async def __aexit__(self, exc_type, exc, tb) -> typing.Literal[False]:
 		return self.__exit__(exc_type, exc, tb)
 
 	def __call__(self, function):

@@ -62,6 +62,8 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		super().__init__(options)
 		self.Store = store
 		self.Stats = stats
+		if self.parsed_dsn is None:
+			raise ValueError("the delivery transport needs a DSN")
 		auth = self.parsed_dsn.to_auth("sentry.python/{}".format(sentry_sdk.consts.VERSION))
 		self.Url = auth.get_api_url(sentry_sdk.consts.EndpointType.ENVELOPE)
 		self._Headers = {
@@ -209,7 +211,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			if end <= now:
 				del self._Limits[category]
 
-	def _limited(self) -> typing.Set[str]:
+	def _limited(self) -> typing.AbstractSet[typing.Optional[str]]:
 		"""Categories that may not be sent now; limited non-durable envelopes are dropped on the way."""
 		now = time.monotonic()
 		limited = {c for c, end in self._Limits.items() if end > now}
@@ -287,7 +289,7 @@ def _category(envelope: sentry_sdk.envelope.Envelope) -> str:
 
 def _pool(options: dict, url: str) -> urllib3.PoolManager:
 	"""A connection pool honouring the SDK's `ca_certs`, `http_proxy`/`https_proxy` options and the environment's proxies."""
-	kwargs = dict(num_pools=2, cert_reqs="CERT_REQUIRED", ca_certs=options.get("ca_certs") or certifi.where())
+	kwargs: typing.Dict[str, typing.Any] = dict(num_pools=2, cert_reqs="CERT_REQUIRED", ca_certs=options.get("ca_certs") or certifi.where())
 	scheme = url.split(":", 1)[0]
 	proxy = options.get("{}_proxy".format(scheme)) or options.get("http_proxy")
 	if proxy is None:

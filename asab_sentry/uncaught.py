@@ -70,5 +70,5 @@ def install_loop_handler(loop: asyncio.AbstractEventLoop) -> None:
 			else:
 				loop.default_exception_handler(context)
 
-	handler._asab_sentry = True
+	setattr(handler, "_asab_sentry", True)
 	loop.set_exception_handler(handler)

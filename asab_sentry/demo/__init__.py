@@ -63,8 +63,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 		for path, what in requests:
 			status, body = _get(base + path)
 			sent.append((path, status, body))
-			event = " event {}".format(body["event_id"]) if isinstance(body, dict) and body.get("event_id") else ""
-			_say("  GET {:<18} -> {}  {}{}".format(path, status, what, event))
+			note = " event {}".format(body["event_id"]) if isinstance(body, dict) and body.get("event_id") else ""
+			_say("  GET {:<18} -> {}  {}{}".format(path, status, what, note))
 
 		if server is not None:
 			stored = _read_back(server, run_id, expected=3)
