@@ -67,8 +67,11 @@ class _Store(object):
 			body = self._read(item)
 			if body is not None:
 				return item, body
-			self.remove(item)  # vanished or unreadable: nothing to send
-			self.Stats.drop("spool_unreadable")
+			with self._Lock:
+				present = item in self._Items  # else evicted meanwhile, and counted then
+			if present:
+				self.remove(item)  # unreadable: nothing to send
+				self.Stats.drop("spool_unreadable")
 		return None
 
 	def remove(self, item: Item) -> None:
@@ -80,6 +83,22 @@ class _Store(object):
 				return
 			self._Size -= item.size
 		self._delete(item)
+
+	def categories(self) -> typing.Set[str]:
+		"""The categories of the stored envelopes."""
+		with self._Lock:
+			return {item.category for item in self._Items}
+
+	def drop_where(self, predicate: typing.Callable[[Item], bool]) -> int:
+		"""Forget every envelope for which `predicate` is true; returns how many."""
+		with self._Lock:
+			doomed = [item for item in self._Items if predicate(item)]
+			for item in doomed:
+				self._Items.remove(item)
+				self._Size -= item.size
+		for item in doomed:
+			self._delete(item)
+		return len(doomed)
 
 	def _add(self, item: Item) -> None:
 		evicted = []

@@ -212,35 +212,43 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 				del self._Limits[category]
 
 	def _limited(self) -> typing.AbstractSet[typing.Optional[str]]:
-		"""Categories that may not be sent now; limited non-durable envelopes are dropped on the way."""
+		"""
+		Categories that may not be sent now (sender thread only): limited envelopes that are not
+		worth keeping (transactions, sessions, ...) are dropped on the way, and counted.
+		"""
 		now = time.monotonic()
-		limited = {c for c, end in self._Limits.items() if end > now}
-		if not limited:
+		active = {c for c, end in list(self._Limits.items()) if end > now}
+		if not active:
 			return set()
-		if None in limited:
-			return _ALL
-		while True:
-			found = self.Store.peek(skip=DURABLE_CATEGORIES | (_ALL_NAMES - limited))
-			if found is None:
-				break
-			self.Store.remove(found[0])
-			self.Stats.drop("ratelimit")
+		limited: typing.AbstractSet[typing.Optional[str]] = _ALL if None in active else active
+		dropped = self.Store.drop_where(lambda item: item.category in limited and item.category not in DURABLE_CATEGORIES)
+		if dropped:
+			self.Stats.drop("ratelimit", dropped)
 		return limited
 
 	def _next_limit_end(self, default: float) -> float:
 		now = time.monotonic()
-		ends = [end - now for end in self._Limits.values() if end > now]
+		ends = [end - now for end in list(self._Limits.values()) if end > now]
 		return max(0.05, min([default] + ends))
 
 	def _held_past(self, deadline: float) -> bool:
-		"""True when all that is left waits on rate limits that end after `deadline` (a flush need not wait)."""
+		"""
+		True when everything left waits on rate limits that end after `deadline`, so a flush need not
+		wait for it (it stays stored). Read-only: called from the flushing thread.
+		"""
 		if self._Busy:
 			return False
-		limited = self._limited()
-		if not limited or self.Store.peek(skip=limited) is not None:
+		categories = self.Store.categories()
+		if not categories:
 			return False
 		now = time.monotonic()
-		return min((end for end in list(self._Limits.values()) if end > now), default=0.0) > deadline
+		for category in categories:
+			end = max(self._Limits.get(category, 0.0), self._Limits.get(None, 0.0))
+			if end <= deadline or category not in DURABLE_CATEGORIES:
+				return False  # sendable in time, or about to be dropped by the sender
+			if end <= now:
+				return False
+		return True
 
 	def _sleep(self, seconds: float) -> None:
 		with self._Wake:
@@ -259,10 +267,6 @@ class _All(frozenset):
 
 
 _ALL = _All()
-_ALL_NAMES = frozenset((
-	"error", "default", "attachment", "security", "user_report", "transaction", "span", "session",
-	"profile", "profile_chunk", "internal", "monitor", "log_item", "trace_metric", "statsd", "replay",
-))
 
 
 def build(options: dict, spool_dir: str, max_size: int, stats: DeliveryStats) -> DeliveryTransport:
