@@ -134,6 +134,9 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			with self._Wake:
 				if self._Stopping:
 					return
+				# Busy from here until idle, so a flush never sees an empty store whose last
+				# envelopes are still being counted (dropped under a rate limit, or sent).
+				self._Busy = True
 			try:
 				self.Store.sync()
 				found = self.Store.peek(skip=self._limited())
@@ -144,8 +147,6 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 						if not self._Stopping:
 							self._Wake.wait(self._next_limit_end(default=1.0))
 					continue
-				with self._Wake:
-					self._Busy = True
 				item, body = found
 				outcome = self._send(item, body)
 				if outcome == "retry":
