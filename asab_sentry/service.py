@@ -27,20 +27,18 @@ _LEVELS = {
 }
 
 
-def _safe(default=None):
-	"""Make a public method a no-op on a disabled service and keep its errors away from the caller."""
-	def decorator(method):
-		@functools.wraps(method)
-		def wrapper(self, *args, **kwargs):
-			if not self.Enabled:
-				return default() if callable(default) else default
-			try:
-				return method(self, *args, **kwargs)
-			except Exception as e:
-				L.warning("SentryService.{}() failed: {!r}".format(method.__name__, e))
-				return default() if callable(default) else default
-		return wrapper
-	return decorator
+def _safe(method):
+	"""Make a public method a no-op (None) on a disabled service and keep its errors away from the caller."""
+	@functools.wraps(method)
+	def wrapper(self, *args, **kwargs):
+		if not self.Enabled:
+			return None
+		try:
+			return method(self, *args, **kwargs)
+		except Exception as e:
+			L.warning("SentryService.{}() failed: {!r}".format(method.__name__, e))
+			return None
+	return wrapper
 
 
 class SentryService(asab.Service):
@@ -122,7 +120,7 @@ class SentryService(asab.Service):
 
 	# Capturing
 
-	@_safe()
+	@_safe
 	def capture_exception(self, error=None, scope=None, **scope_args) -> typing.Optional[str]:
 		"""
 		Send a caught exception to Sentry.
@@ -145,7 +143,7 @@ class SentryService(asab.Service):
 		"""
 		return sentry_sdk.capture_exception(error=error, scope=scope, **scope_args)
 
-	@_safe()
+	@_safe
 	def capture_message(self, message: str, level: typing.Optional[str] = None, scope=None, **scope_args) -> typing.Optional[str]:
 		"""
 		Send a text message to Sentry.
@@ -169,7 +167,7 @@ class SentryService(asab.Service):
 
 	# Scope data (per asyncio task and per web request)
 
-	@_safe()
+	@_safe
 	def set_tag(self, key: str, value: typing.Union[str, int, float, bool]) -> None:
 		"""
 		Set a tag on the events of the current task or web request.
@@ -187,7 +185,7 @@ class SentryService(asab.Service):
 			return
 		sentry_sdk.set_tag(key, text)
 
-	@_safe()
+	@_safe
 	def set_tags(self, tags_dict: typing.Mapping[str, typing.Any]) -> None:
 		"""
 		Set several tags; each is checked as in `set_tag()`, and an invalid one does not stop the others.
@@ -198,7 +196,7 @@ class SentryService(asab.Service):
 		for key, value in dict(tags_dict).items():
 			self.set_tag(key, value)
 
-	@_safe()
+	@_safe
 	def set_context(self, section_name: str, context: typing.Mapping[str, typing.Any]) -> None:
 		"""
 		Set a named context (a table of key-values) on the events of the current task or web request.
@@ -220,7 +218,7 @@ class SentryService(asab.Service):
 			return
 		sentry_sdk.set_context(section_name, dict(context))
 
-	@_safe()
+	@_safe
 	def set_user(self, user: typing.Optional[typing.Mapping[str, typing.Any]]) -> None:
 		"""
 		Set the user of the current task or web request, or clear it with None.
@@ -233,7 +231,7 @@ class SentryService(asab.Service):
 			return
 		sentry_sdk.set_user(dict(user) if user is not None else None)
 
-	@_safe()
+	@_safe
 	def add_breadcrumb(self, crumb: typing.Optional[dict] = None, hint: typing.Optional[dict] = None, **kwargs) -> None:
 		"""
 		Add a breadcrumb to the trail of the current task or web request.

@@ -23,6 +23,8 @@ import threading
 import time
 import typing
 
+import asab
+
 from .stats import DeliveryStats
 
 L = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ class Item(typing.NamedTuple):
 class _Store(object):
 	"""The ordered, bounded index both stores share; subclasses keep the bodies."""
 
+	#: The reason counted when the bound evicts the oldest envelope.
+	EVICTED = "queue_full"
+
 	def __init__(self, max_size: int, stats: DeliveryStats):
 		self.MaxSize = max_size
 		self.Stats = stats
@@ -58,12 +63,8 @@ class _Store(object):
 	def peek(self, skip: typing.Container[typing.Optional[str]] = ()) -> typing.Optional[typing.Tuple[Item, bytes]]:
 		"""The oldest envelope whose category is not in `skip`, with its body; None when there is none."""
 		with self._Lock:
-			candidates = []
-			for item in self._Items:
-				if item.category not in skip:
-					candidates.append(item)
-					break
-		for item in candidates:
+			item = next((i for i in self._Items if i.category not in skip), None)
+		if item is not None:
 			body = self._read(item)
 			if body is not None:
 				return item, body
@@ -111,7 +112,7 @@ class _Store(object):
 				evicted.append(old)
 		for old in evicted:
 			self._delete(old)
-			self.Stats.drop("spool_full" if isinstance(self, DiskSpool) else "queue_full")
+			self.Stats.drop(self.EVICTED)
 
 	def _read(self, item: Item) -> typing.Optional[bytes]:
 		raise NotImplementedError()
@@ -155,6 +156,8 @@ class DiskSpool(_Store):
 		SpoolError: The directory cannot be created or used, or another process owns it.
 	"""
 
+	EVICTED = "spool_full"
+
 	def __init__(self, directory: str, max_size: int, stats: DeliveryStats):
 		super().__init__(max_size, stats)
 		self.Directory = os.path.abspath(directory)
@@ -185,7 +188,7 @@ class DiskSpool(_Store):
 				category = name[:-len(SUFFIX)].rsplit(".", 1)[-1]
 				self._add(Item(name, category, os.path.getsize(path)))
 		if self._Items:
-			L.log(25, "Sentry spool '{}': {} envelope(s) left by an earlier run will be sent.".format(self.Directory, len(self._Items)))
+			L.log(asab.LOG_NOTICE, "Sentry spool '{}': {} envelope(s) left by an earlier run will be sent.".format(self.Directory, len(self._Items)))
 
 	def put(self, body: bytes, category: str) -> None:
 		"""Write an envelope to its own file (atomically: a temporary name, then a rename)."""
@@ -212,18 +215,10 @@ class DiskSpool(_Store):
 			return
 		for name in names:
 			try:
-				fd = os.open(os.path.join(self.Directory, name), os.O_RDONLY)
-			except OSError:
+				_fsync(os.path.join(self.Directory, name))
+			except FileNotFoundError:
 				continue  # already sent and deleted
-			try:
-				os.fsync(fd)
-			finally:
-				os.close(fd)
-		fd = os.open(self.Directory, os.O_RDONLY)
-		try:
-			os.fsync(fd)
-		finally:
-			os.close(fd)
+		_fsync(self.Directory)
 
 	def _read(self, item: Item) -> typing.Optional[bytes]:
 		try:
@@ -244,3 +239,11 @@ class DiskSpool(_Store):
 			self._LockFile.close()
 		except OSError:
 			pass
+
+
+def _fsync(path: str) -> None:
+	fd = os.open(path, os.O_RDONLY)
+	try:
+		os.fsync(fd)
+	finally:
+		os.close(fd)

@@ -13,35 +13,29 @@ import typing
 class DeliveryStats(object):
 	"""Thread-safe delivery counters."""
 
+	OUTCOMES = ("captured", "sent", "spooled", "retried")
+
 	def __init__(self):
 		self._Lock = threading.Lock()
-		self.Captured = 0
-		self.Sent = 0
-		self.Spooled = 0
-		self.Retried = 0
-		self.Dropped: typing.Dict[str, int] = collections.Counter()
+		self._Counts: typing.Counter[str] = collections.Counter()
+		self._Dropped: typing.Counter[str] = collections.Counter()
 
 	def add(self, name: str, count: int = 1) -> None:
 		"""Add to `captured`, `sent`, `spooled` or `retried`."""
 		with self._Lock:
-			setattr(self, name.capitalize(), getattr(self, name.capitalize()) + count)
+			self._Counts[name] += count
 
 	def drop(self, reason: str, count: int = 1) -> None:
 		"""Count envelopes lost for `reason` (e.g. `spool_full`, `rejected`, `ratelimit`, `before_send`)."""
 		with self._Lock:
-			self.Dropped[reason] += count
+			self._Dropped[reason] += count
 
 	def snapshot(self) -> typing.Dict[str, int]:
 		"""All counts as a flat dict: captured, sent, spooled, retried, dropped, and dropped.<reason>."""
 		with self._Lock:
-			result = {
-				"captured": self.Captured,
-				"sent": self.Sent,
-				"spooled": self.Spooled,
-				"retried": self.Retried,
-				"dropped": sum(self.Dropped.values()),
-			}
-			for reason, count in sorted(self.Dropped.items()):
+			result = {name: self._Counts[name] for name in self.OUTCOMES}
+			result["dropped"] = sum(self._Dropped.values())
+			for reason, count in sorted(self._Dropped.items()):
 				result["dropped.{}".format(reason)] = count
 		return result
 

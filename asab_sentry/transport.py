@@ -46,6 +46,8 @@ READ_TIMEOUT = 10.0
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 60.0
 DEFAULT_RETRY_AFTER = 60.0
+#: Without a spool, at most this many bytes of envelopes wait in memory.
+MEMORY_QUEUE_SIZE = 16 * 1024 * 1024
 
 
 class DeliveryTransport(sentry_sdk.transport.Transport):
@@ -175,10 +177,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			self.Stats.add("sent")
 			return "sent"
 		if status == 429:
-			if item.category not in DURABLE_CATEGORIES:
-				self.Store.remove(item)
-				self.Stats.drop("ratelimit")
-			return "held"
+			return "held"  # the limit is recorded; the next pass drops it if not worth keeping
 		if status == 408 or status >= 500:
 			return "retry"
 		self.Store.remove(item)
@@ -207,8 +206,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			except ValueError:
 				seconds = DEFAULT_RETRY_AFTER
 			self._Limits[None] = now + seconds
-		# Limited telemetry that is not worth keeping is dropped now, not held.
-		for category, end in list(self._Limits.items()):
+		for category, end in list(self._Limits.items()):  # forget limits that ended
 			if end <= now:
 				del self._Limits[category]
 
@@ -280,9 +278,6 @@ def build(options: dict, spool_dir: str, max_size: int, stats: DeliveryStats) ->
 	store = DiskSpool(spool_dir, max_size, stats) if spool_dir else MemoryQueue(MEMORY_QUEUE_SIZE, stats)
 	return DeliveryTransport(options, store, stats)
 
-
-#: Without a spool, at most this many bytes of envelopes wait in memory.
-MEMORY_QUEUE_SIZE = 16 * 1024 * 1024
 
 
 def _category(envelope: sentry_sdk.envelope.Envelope) -> str:

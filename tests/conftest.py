@@ -5,7 +5,6 @@ Every ASAB application under test runs in its own process (ASAB's Application is
 sentry-sdk's client is process-wide), and every server a test starts is stopped in `finally`.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -147,9 +146,6 @@ def wait_for_line(proc: subprocess.Popen, prefix: str, timeout: float = 30) -> s
 			break
 	raise AssertionError("app never printed {!r}".format(prefix))
 
-
-def dump(obj) -> str:
-	return json.dumps(obj, indent=1, default=str)
 
 
 @pytest.fixture(scope="session")

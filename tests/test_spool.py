@@ -10,7 +10,6 @@ import stat
 import pytest
 
 from conftest import wait_for_line
-from recorder import Recorder
 
 
 def spool_config(path, shutdown_timeout="2s", extra=""):
@@ -81,76 +80,56 @@ class TestSpoolAgainstBugsink(object):
 class TestRetryAndRateLimits(object):
 	"""What the sender does with each kind of answer (recording endpoint)."""
 
-	def test_server_that_never_answers(self, start_app, tmp_path):
+	def test_server_that_never_answers(self, recorder, start_app, tmp_path):
 		"""The event loop is not held up, and once the server answers everything arrives."""
-		server = Recorder().start()
-		try:
-			server.Hang = True
-			proc = start_app("loop_lag", server.dsn, config=spool_config(str(tmp_path / "spool"), "30s"), DURATION="3", HOLD="1")
-			max_lag = float(wait_for_line(proc, "MAX_LAG"))
-			captured = int(wait_for_line(proc, "CAPTURED"))
-			assert server.Requests >= 1  # the sender was stuck on the silent server meanwhile
-			assert max_lag < 1.0, "the event loop was blocked for {} s".format(max_lag)
-			server.unhang()
-			proc.send_signal(signal.SIGTERM)
-			proc.wait(timeout=60)
-			assert proc.returncode == 0
-			messages = {e["message"] for e in server.events()}
-			assert len(messages) == captured
-		finally:
-			server.stop()
+		recorder.Hang = True
+		proc = start_app("loop_lag", recorder.dsn, config=spool_config(str(tmp_path / "spool"), "30s"), DURATION="3", HOLD="1")
+		max_lag = float(wait_for_line(proc, "MAX_LAG"))
+		captured = int(wait_for_line(proc, "CAPTURED"))
+		assert recorder.Requests >= 1  # the sender was stuck on the silent server meanwhile
+		assert max_lag < 1.0, "the event loop was blocked for {} s".format(max_lag)
+		recorder.unhang()
+		proc.send_signal(signal.SIGTERM)
+		proc.wait(timeout=60)
+		assert proc.returncode == 0
+		messages = {e["message"] for e in recorder.events()}
+		assert len(messages) == captured
 
-	def test_429_is_waited_out_not_dropped(self, run_app, tmp_path):
-		server = Recorder().start()
-		try:
-			server.Script = [(429, {"Retry-After": "1"})] * 2 + [(200, {"X-Sentry-Rate-Limits": "1:error:organization"})] + [(429, {"Retry-After": "1"})]
-			run = run_app("capture_many", server.dsn, config=spool_config(str(tmp_path / "spool"), "30s"), COUNT="3")
-			assert run.returncode == 0, run.stderr
-			assert len(server.events()) == 6
-			assert "dropped 0" in run.stderr
-		finally:
-			server.stop()
+	def test_429_is_waited_out_not_dropped(self, recorder, run_app, tmp_path):
+		recorder.Script = [(429, {"Retry-After": "1"})] * 2 + [(200, {"X-Sentry-Rate-Limits": "1:error:organization"})] + [(429, {"Retry-After": "1"})]
+		run = run_app("capture_many", recorder.dsn, config=spool_config(str(tmp_path / "spool"), "30s"), COUNT="3")
+		assert run.returncode == 0, run.stderr
+		assert len(recorder.events()) == 6
+		assert "dropped 0" in run.stderr
 
-	def test_5xx_and_connection_errors_are_retried(self, run_app, tmp_path):
-		server = Recorder().start()
-		try:
-			server.Script = [(503, {}), (500, {}), (502, {})]
-			run = run_app("capture_many", server.dsn, config="[sentry]\nshutdown_timeout=30s\n", COUNT="2")
-			assert run.returncode == 0, run.stderr
-			assert len(server.events()) == 4
-			assert "retried 3" in run.stderr and "dropped 0" in run.stderr
-		finally:
-			server.stop()
+	def test_5xx_and_connection_errors_are_retried(self, recorder, run_app, tmp_path):
+		recorder.Script = [(503, {}), (500, {}), (502, {})]
+		run = run_app("capture_many", recorder.dsn, config="[sentry]\nshutdown_timeout=30s\n", COUNT="2")
+		assert run.returncode == 0, run.stderr
+		assert len(recorder.events()) == 4
+		assert "retried 3" in run.stderr and "dropped 0" in run.stderr
 
-	def test_refused_envelope_is_dropped_and_counted(self, run_app):
-		server = Recorder().start()
-		try:
-			server.Script = [(400, {})]
-			run = run_app("capture_many", server.dsn, config="[sentry]\nshutdown_timeout=10s\n", COUNT="1")
-			assert run.returncode == 0, run.stderr
-			assert len(server.events()) == 1
-			assert "dropped 1 (rejected 1)" in run.stderr
-			assert "refused an envelope (400" in run.stderr
-		finally:
-			server.stop()
+	def test_refused_envelope_is_dropped_and_counted(self, recorder, run_app):
+		recorder.Script = [(400, {})]
+		run = run_app("capture_many", recorder.dsn, config="[sentry]\nshutdown_timeout=10s\n", COUNT="1")
+		assert run.returncode == 0, run.stderr
+		assert len(recorder.events()) == 1
+		assert "dropped 1 (rejected 1)" in run.stderr
+		assert "refused an envelope (400" in run.stderr
 
-	def test_transactions_under_rate_limit_are_dropped_errors_kept(self, run_app, tmp_path):
+	def test_transactions_under_rate_limit_are_dropped_errors_kept(self, recorder, run_app, tmp_path):
 		"""As Bugsink answers: transactions limited for a day; errors still go through."""
-		server = Recorder().start()
-		try:
-			server.Script = [(200, {"X-Sentry-Rate-Limits": "86400:transaction;span:organization"})]
-			run = run_app("tracing", server.dsn, config=spool_config(str(tmp_path / "spool"), "10s"), SENTRY_TRACES_SAMPLE_RATE="1")
-			assert run.returncode == 0, run.stderr
-			assert len(server.transactions()) == 1
-			assert "ratelimit" in run.stderr and "0 left to send" in run.stderr
-		finally:
-			server.stop()
+		recorder.Script = [(200, {"X-Sentry-Rate-Limits": "86400:transaction;span:organization"})]
+		run = run_app("tracing", recorder.dsn, config=spool_config(str(tmp_path / "spool"), "10s"), SENTRY_TRACES_SAMPLE_RATE="1")
+		assert run.returncode == 0, run.stderr
+		assert len(recorder.transactions()) == 1
+		assert "ratelimit" in run.stderr and "0 left to send" in run.stderr
 
 
 class TestSpoolFiles(object):
 	"""Permissions, bounds and ownership of the spool directory."""
 
-	def test_modes_and_bound(self, run_app, tmp_path):
+	def test_modes_and_bound(self, recorder, run_app, tmp_path):
 		spool = str(tmp_path / "spool")
 		dead = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
 		run = run_app("capture_many", dead, config=spool_config(spool, "1s", "spool_max_size=40kB\n"), COUNT="50")
@@ -162,14 +141,10 @@ class TestSpoolFiles(object):
 		assert {stat.S_IMODE(os.stat(f).st_mode) for f in files} == {0o600}
 		assert "spool_full {}".format(100 - len(files)) in run.stderr
 
-		server = Recorder().start()
-		try:
-			run_app("drain", server.dsn, config=spool_config(spool, "30s"))
-			got = server.events()
-			assert len(got) == len(files)
-			assert "spooled exception 49" in {v["value"] for e in got for v in e.get("exception", {}).get("values", [])}, "the newest are kept"
-		finally:
-			server.stop()
+		run_app("drain", recorder.dsn, config=spool_config(spool, "30s"))
+		got = recorder.events()
+		assert len(got) == len(files)
+		assert "spooled exception 49" in {v["value"] for e in got for v in e.get("exception", {}).get("values", [])}, "the newest are kept"
 
 	def test_directory_in_use(self, start_app, run_app, tmp_path):
 		spool = str(tmp_path / "spool")

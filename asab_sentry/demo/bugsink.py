@@ -211,8 +211,6 @@ class Bugsink(object):
 	def event(self, event_id: str) -> typing.Optional[dict]:
 		"""The stored event (its JSON as Bugsink keeps it), or None."""
 		rows = self._query("SELECT data FROM events_event WHERE event_id = ?", (uuid.UUID(event_id).hex,))
-		if not rows:
-			rows = self._query("SELECT data FROM events_event WHERE event_id = ?", (str(uuid.UUID(event_id)),))
 		return json.loads(rows[0][0]) if rows else None
 
 	def events(self) -> typing.List[dict]:
