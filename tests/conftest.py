@@ -158,3 +158,17 @@ def bugsink(tmp_path_factory):
 		yield server
 	finally:
 		server.stop()
+
+
+@pytest.fixture
+def sentry_app():
+	"""
+	Build an ASAB application with asab-sentry inside the test process, on a MemoryTransport:
+	`sentry_app(config={...}, environ={...}, modules=[...])` returns an `asab_sentry.testing.SentryApp`.
+	Everything it changed (SDK client and scopes, asab.Config, environment, root logger) is put back
+	when the test ends.
+	"""
+	import contextlib
+	from asab_sentry.testing import sentry_app as build
+	with contextlib.ExitStack() as stack:
+		yield lambda *args, **kwargs: stack.enter_context(build(*args, **kwargs))
