@@ -14,6 +14,7 @@ import sentry_sdk.scope
 
 from . import logging_bridge
 from . import uncaught
+from . import web
 from . import transport as delivery
 from .config import ConfigError, SentryConfig
 from .spool import SpoolError
@@ -56,8 +57,10 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		max_value_length=8192,
 		integrations=[
 			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
-			sentry_sdk.integrations.aiohttp.AioHttpIntegration(),
 		],
+		# The SDK turns its aiohttp integration on by itself whenever aiohttp is installed; asab-sentry's
+		# own request instrumentation (web.py) replaces it.
+		disabled_integrations=[sentry_sdk.integrations.aiohttp.AioHttpIntegration()],
 		event_scrubber=scrubber.EventScrubber,
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
@@ -72,6 +75,15 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	if not _ProcessorAdded:  # process-wide, and init may run more than once in a process
 		sentry_sdk.scope.add_global_event_processor(logging_bridge.event_processor)  # type: ignore[arg-type]
 		_ProcessorAdded = True
+
+
+def web_instrumentation(config: SentryConfig) -> web.WebInstrumentation:
+	"""The asab.web request instrumentation for `config`."""
+	return web.WebInstrumentation(web.WebSettings(
+		traces_sample_rate=config.traces_sample_rate,
+		ignore_transactions=config.ignore_transactions,
+		send_default_pii=config.send_default_pii,
+	))
 
 
 def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -91,6 +91,7 @@ class SentryConfig:
 	open_log_level: bool = False
 	spool_dir: str = ""
 	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
+	ignore_transactions: typing.Tuple[str, ...] = ()
 	identity: Identity = dataclasses.field(default_factory=Identity)
 
 	@property
@@ -148,6 +149,7 @@ class SentryConfig:
 			events_level=r.get_level("sentry:logging", "events", "error"),
 			spool_dir=r.get("sentry", "spool_dir", "SENTRY_SPOOL_DIR"),
 			spool_max_size=spool_max_size,
+			ignore_transactions=r.get_list("sentry", "ignore_transactions", "SENTRY_IGNORE_TRANSACTIONS"),
 			identity=identity,
 		)
 
@@ -232,6 +234,11 @@ class _Reader(object):
 		if value <= 0:
 			raise ConfigError(self.describe(section, key, raw, "a positive size such as 100MB, 512kB or 1GB"))
 		return int(value)
+
+	def get_list(self, section: str, key: str, env_name: typing.Optional[str]) -> typing.Tuple[str, ...]:
+		"""A comma-separated list; empty items are left out."""
+		raw = self.get(section, key, env_name)
+		return tuple(item.strip() for item in raw.split(",") if item.strip() != "")
 
 	def get_level(self, section: str, key: str, default: str) -> int:
 		raw = self.get(section, key, None, default)

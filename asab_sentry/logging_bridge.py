@@ -17,6 +17,9 @@ L = logging.getLogger(__name__)
 #: Loggers whose records never reach Sentry (an fnmatch pattern): the plugin's own complaints.
 OWN_LOGGERS = "asab_sentry*"
 
+#: ASAB's web access log (a NOTICE line per request): never a breadcrumb or an event.
+ACCESS_LOGGER = "asab.web.al"
+
 _Suppressed = threading.local()
 
 
@@ -29,6 +32,8 @@ def integration(breadcrumbs_level: int, events_level: int) -> sentry_sdk.integra
 		events_level: Records at or above it become events.
 	"""
 	sentry_sdk.integrations.logging.ignore_logger(OWN_LOGGERS)
+	# ASAB's access log: a line per request that the request data on the event already says.
+	sentry_sdk.integrations.logging.ignore_logger(ACCESS_LOGGER)
 	# Sentry Logs (sentry_logs_level) stay off: a per-record cost for a feature not enabled here.
 	return sentry_sdk.integrations.logging.LoggingIntegration(level=breadcrumbs_level, event_level=events_level, sentry_logs_level=None)
 

@@ -83,6 +83,7 @@ class SentryService(asab.Service):
 		self.Enabled = self.Config.active
 		self.Stats = DeliveryStats()
 		self.Metrics = None
+		self.Web = None
 		if not self.Config.enabled:
 			L.log(asab.LOG_NOTICE, "Sentry is disabled by '[sentry] enabled' / SENTRY_ENABLED.")
 		elif self.Config.dsn == "":
@@ -97,13 +98,16 @@ class SentryService(asab.Service):
 				self.Config.masked_dsn, self.Config.environment, self.Config.release,
 				", spool '{}'".format(self.Config.spool_dir) if self.Config.spool_dir else "",
 			))
+			self.Web = sentry_client.web_instrumentation(self.Config)
+			self.Web.instrument_app(app)
 			if _loop_running():
 				sentry_client.instrument_loop(asyncio.get_running_loop())
 
 	async def initialize(self, app):
-		"""Instrument the running event loop (per-task isolation, uncaught task exceptions); expose delivery metrics."""
+		"""Instrument the running event loop (per-task isolation, uncaught task exceptions) and web servers made since; expose delivery metrics."""
 		if self.Enabled:
 			sentry_client.instrument_loop(asyncio.get_running_loop())
+			self.Web.instrument_app(app)
 			self.Metrics = expose_metrics(app, self.Stats)
 
 	async def finalize(self, app):

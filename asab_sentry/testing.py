@@ -200,6 +200,7 @@ def sentry_app(
 
 	_sdk.reset_scopes()
 	transport = MemoryTransport() if transport is None else transport
+	asab.abc.singleton.Singleton._instances.pop(cls, None)  # an earlier one in the same test
 	try:
 		app = cls(args=[], modules=list(modules))
 		service = app.get_service("asab.SentryService") or SentryService(app, transport=transport)
