@@ -7,10 +7,10 @@ and a context variable; everything else is deferred to the moment an event or a 
 transaction is actually sent:
 
 - request data (method, URL, query, headers, body) is read by an event processor when an event
-  leaves, from the request object itself;
+leaves, from the request object itself;
 - a trace id is made only when an event or an outgoing call needs one;
 - a transaction object exists only for a sampled request (decided up front from
-  `traces_sample_rate`, or the incoming `sentry-trace` header's decision);
+`traces_sample_rate`, or the incoming `sentry-trace` header's decision);
 - ASAB's access-log line (`asab.web.al`) never becomes a breadcrumb: the request is on the event.
 """
 
@@ -244,7 +244,7 @@ class WebInstrumentation(object):
 			token = _Current.set(state)
 			try:
 				with sentry_sdk.isolation_scope() as scope:
-					scope.add_event_processor(state.process_event)
+					scope.add_event_processor(state.process_event)  # type: ignore[arg-type]
 					if state.decide(settings.TracesSampleRate) and not settings.ignored(request.path):
 						name, source = transaction_name(request)
 						if not settings.ignored(name):
