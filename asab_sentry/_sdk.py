@@ -86,3 +86,19 @@ def request_transaction(
 		if sample_rand is not None and headers is None:
 			transaction._sample_rand = sample_rand  # type: ignore[attr-defined]
 	return transaction
+
+
+def install_fast_transaction_serializer() -> None:
+	"""
+	Let transactions take asab-sentry's quick serialisation pass (`serializer.py`).
+
+	The SDK calls `serialize()` by its module-global name in `sentry_sdk.client` while preparing
+	every event; there is no option to choose a serializer. The wrapper gives every event that is
+	not a plain-data transaction to the SDK's own function unchanged. Installed once per process.
+	"""
+	import sentry_sdk.client
+	from . import serializer
+	current = getattr(sentry_sdk.client, "serialize", None)
+	if current is None or getattr(current, "_asab_sentry", False):
+		return
+	sentry_sdk.client.serialize = serializer.make_serializer(current)  # type: ignore[attr-defined]

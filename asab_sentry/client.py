@@ -12,6 +12,7 @@ import sentry_sdk.integrations.aiohttp
 import sentry_sdk.integrations.asyncio
 import sentry_sdk.scope
 
+from . import _sdk
 from . import logging_bridge
 from . import uncaught
 from . import web
@@ -66,6 +67,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	options["transport"] = transport
+	_sdk.install_fast_transaction_serializer()
 	sentry_sdk.init(**options)
 	if config.open_log_level:
 		logging_bridge.open_root_level(config.breadcrumbs_level)

@@ -15,6 +15,7 @@ import sentry_sdk
 
 from . import client as sentry_client
 from . import tracing
+from . import web as sentry_web
 from .config import ConfigError, SentryConfig
 from .stats import DeliveryStats, expose_metrics
 from .tags import TagError, validate_tag
@@ -84,6 +85,7 @@ class SentryService(asab.Service):
 		self.Stats = DeliveryStats()
 		self.Metrics = None
 		self.Web = None
+		sentry_web.deactivate()  # an earlier service's, in this process
 		if not self.Config.enabled:
 			L.log(asab.LOG_NOTICE, "Sentry is disabled by '[sentry] enabled' / SENTRY_ENABLED.")
 		elif self.Config.dsn == "":
@@ -117,6 +119,7 @@ class SentryService(asab.Service):
 		"""
 		if not self.Enabled:
 			return
+		sentry_web.deactivate()
 		await asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, self.Config.shutdown_timeout)
 		# The SDK's exit hook flushes once more; it need only catch what is logged after this point.
 		sentry_client.limit_exit_wait(min(1.0, self.Config.shutdown_timeout))

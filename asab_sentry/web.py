@@ -317,6 +317,14 @@ def transaction_name(request: aiohttp.web.Request) -> typing.Tuple[str, str]:
 	return "{} {}".format(request.method, request.path), "url"
 
 
+def deactivate() -> None:
+	"""Stop instrumenting: requests and client calls from now on pass untouched (a stopped or disabled service)."""
+	instrumentation = _Registry.Instrumentation
+	if instrumentation is not None:
+		instrumentation.Active = False
+	_Registry.Instrumentation = None
+
+
 def current_request() -> typing.Optional[RequestState]:
 	"""The state of the asab.web request being handled in this task, if any."""
 	return _Current.get()

@@ -171,3 +171,210 @@ class TestHttpExceptions(object):
 		assert [e.get("message") for e in s.events()] == ["marker"]
 		transactions = [t for t in s.transactions() if t["transaction"] == "GET /slow"]
 		assert transactions and {t["contexts"]["trace"]["status"] for t in transactions} == {"cancelled"}
+
+
+def _routes(router, app):
+	async def item(request):
+		return aiohttp.web.json_response({"id": request.match_info["item_id"]})
+
+	async def fail(request):
+		app.SentryService.set_tag("req", request.query.get("n", ""))
+		raise RuntimeError("fail " + request.query.get("n", ""))
+
+	async def health(request):
+		return aiohttp.web.json_response({"ok": True})
+
+	async def teapot(request):
+		return aiohttp.web.json_response({}, status=418)
+
+	router.add_get("/items/{item_id}", item)
+	router.add_get("/fail", fail)
+	router.add_get("/health", health)
+	router.add_get("/asab/v1/status", health)
+	router.add_get("/teapot", teapot)
+
+
+def _get_all(*paths, headers=None):
+	async def client(session, base, app):
+		for path in paths:
+			async with session.get(base + path, headers=headers or {}) as r:
+				await r.read()
+	return client
+
+
+class TestTransactions(object):
+	"""Sampled requests become http.server transactions named after their route."""
+
+	def test_named_after_the_route_pattern_with_status(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, modules=WEB)
+		serve(s, _routes, _get_all("/items/42?x=1", "/teapot"))
+		by_name = {t["transaction"]: t for t in s.transactions()}
+		item = by_name["GET /items/{item_id}"]
+		assert item["transaction_info"] == {"source": "route"}
+		assert item["contexts"]["trace"]["op"] == "http.server"
+		assert item["contexts"]["trace"]["status"] == "ok"
+		assert item["contexts"]["response"]["status_code"] == 200 or item["tags"]["http.status_code"] == "200"
+		assert item["request"]["url"].endswith("/items/42") and item["request"]["query_string"] == "x=1"
+		assert "data" not in item["request"]
+		teapot = by_name["GET /teapot"]
+		assert teapot["contexts"]["trace"]["status"] != "ok"
+		assert teapot["tags"]["http.status_code"] == "418"
+
+	def test_unmatched_path_is_named_by_url(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, modules=WEB)
+		serve(s, _routes, _get_all("/nowhere/7"))
+		tx, = [t for t in s.transactions() if "nowhere" in t["transaction"]]
+		assert tx["transaction"] == "GET /nowhere/7"
+		assert tx["transaction_info"] == {"source": "url"}
+		assert tx["contexts"]["trace"]["status"] == "not_found"
+
+	def test_rate_zero_sends_no_transaction(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "0"}}, modules=WEB)
+
+		async def client(session, base, app):
+			await _get_all("/items/1", "/items/2")(session, base, app)
+			app.SentryService.capture_message("marker")
+
+		serve(s, _routes, client)
+		assert s.transactions() == []
+		assert [e["message"] for e in s.events()] == ["marker"]
+
+	def test_rate_is_honoured_statistically(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "0.25"}}, modules=WEB)
+		serve(s, _routes, _get_all(*["/items/%d" % i for i in range(400)]))
+		count = len(s.transactions())
+		assert 50 <= count <= 150, count  # binomial(400, 0.25): mean 100, sd 8.7
+
+	def test_error_in_a_sampled_request_carries_the_transaction_trace(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, modules=WEB)
+		serve(s, _routes, _get_all("/fail?n=1"))
+		event, = s.events()
+		tx, = [t for t in s.transactions() if t["transaction"] == "GET /fail"]
+		assert event["contexts"]["trace"]["trace_id"] == tx["contexts"]["trace"]["trace_id"]
+		assert tx["contexts"]["trace"]["status"] == "internal_error"
+
+
+TRACE_ID = "771a43a4192642f0b136d5159a501700"
+PARENT = "b0e6f15b45c36b12"
+
+
+class TestIncomingTrace(object):
+	"""An incoming sentry-trace/baggage is continued, and its sampling decision honoured."""
+
+	def test_sampled_parent_is_continued_even_at_rate_zero(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "0"}}, modules=WEB)
+		headers = {"sentry-trace": "{}-{}-1".format(TRACE_ID, PARENT), "baggage": "sentry-trace_id={},sentry-sample_rate=1,sentry-sampled=true".format(TRACE_ID)}
+		serve(s, _routes, _get_all("/items/3", headers=headers))
+		tx, = s.transactions()
+		assert tx["contexts"]["trace"]["trace_id"] == TRACE_ID
+		assert tx["contexts"]["trace"]["parent_span_id"] == PARENT
+
+	def test_unsampled_parent_is_honoured_at_rate_one(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, modules=WEB)
+		headers = {"sentry-trace": "{}-{}-0".format(TRACE_ID, PARENT)}
+
+		async def client(session, base, app):
+			await _get_all("/items/3", "/fail?n=2", headers=headers)(session, base, app)
+
+		serve(s, _routes, client)
+		assert s.transactions() == []
+		event, = s.events()
+		assert event["contexts"]["trace"]["trace_id"] == TRACE_ID
+		assert event["contexts"]["trace"]["parent_span_id"] == PARENT
+
+	def test_errors_of_unsampled_requests_get_a_trace_of_their_own(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "0"}}, modules=WEB)
+		serve(s, _routes, _get_all("/fail?n=1", "/fail?n=2"))
+		traces = {e["tags"]["req"]: e["contexts"]["trace"]["trace_id"] for e in s.events()}
+		assert len(traces) == 2 and traces["1"] != traces["2"]
+		assert all(len(t) == 32 for t in traces.values())
+
+
+class TestIgnoreTransactions(object):
+	"""[sentry] ignore_transactions: matching requests are never transactions; their errors are still events."""
+
+	def test_matching_paths_and_names_are_not_traced(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1", "ignore_transactions": "/health, /asab/v1/*, GET /teapot"}}, modules=WEB)
+		serve(s, _routes, _get_all("/health", "/asab/v1/status", "/teapot", "/items/1"))
+		assert [t["transaction"] for t in s.transactions()] == ["GET /items/{item_id}"]
+
+	def test_errors_in_ignored_requests_are_reported(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1", "ignore_transactions": "/fail"}}, modules=WEB)
+		serve(s, _routes, _get_all("/fail?n=9"))
+		assert s.transactions() == []
+		assert [e["tags"]["req"] for e in s.events()] == ["9"]
+
+	def test_from_the_environment(self, sentry_app):
+		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, environ={"SENTRY_IGNORE_TRANSACTIONS": "/items/*"}, modules=WEB)
+		serve(s, _routes, _get_all("/items/1", "/health"))
+		assert [t["transaction"] for t in s.transactions()] == ["GET /health"]
+
+
+class TestIsolation(object):
+	"""Tags, user, contexts and breadcrumbs set in a request stay on that request's events."""
+
+	def test_1000_concurrent_failing_requests_carry_only_their_own_data(self, sentry_app):
+		s = sentry_app(modules=WEB)
+		count = 1000
+
+		def routes(router, app):
+			async def handler(request):
+				n = request.match_info["n"]
+				svc = app.SentryService
+				svc.set_tag("req", n)
+				svc.set_user({"id": n})
+				svc.set_context("order", {"n": n})
+				svc.add_breadcrumb(message="crumb " + n, category="test")
+				await asyncio.sleep(0.01)  # let the other requests interleave
+				raise RuntimeError("request " + n)
+			router.add_get("/r/{n}", handler)
+
+		async def client(session, base, app):
+			async def one(i):
+				async with session.get(base + "/r/%d" % i) as r:
+					assert r.status == 500
+			await asyncio.gather(*(one(i) for i in range(count)))
+
+		serve(s, routes, client)
+		events = s.events()
+		assert len(events) == count
+		for event in events:
+			n = event["tags"]["req"]
+			assert event["exception"]["values"][-1]["value"] == "request " + n
+			assert event["user"] == {"id": n}
+			assert event["contexts"]["order"] == {"n": n}
+			crumbs = [c["message"] for c in event.get("breadcrumbs", {}).get("values", []) if c.get("category") == "test"]
+			assert crumbs == ["crumb " + n]
+			assert event["request"]["url"].endswith("/r/" + n)
+
+
+class TestDisabled(object):
+	"""Without a DSN (or enabled=false) the web server is not instrumented at all."""
+
+	@pytest.mark.parametrize("config, environ", [({"sentry": {"data_source_name": ""}}, {"SENTRY_DSN": ""}), ({"sentry": {"enabled": "false"}}, None)])
+	def test_no_middleware(self, sentry_app, config, environ):
+		s = sentry_app(config, environ=environ, modules=WEB)
+		seen = {}
+
+		def routes(router, app):
+			async def show(request):
+				seen["middlewares"] = [getattr(m, "__name__", "") for m in request.app.middlewares]
+				return aiohttp.web.json_response({})
+			router.add_get("/m", show)
+
+		serve(s, routes, _get_all("/m"))
+		assert "sentry_middleware" not in seen["middlewares"]
+		assert s.Transport.Envelopes == []
+
+	def test_enabled_service_has_the_middleware_first(self, sentry_app):
+		s = sentry_app(modules=WEB)
+		seen = {}
+
+		def routes(router, app):
+			async def show(request):
+				seen["middlewares"] = [getattr(m, "__name__", "") for m in request.app.middlewares]
+				return aiohttp.web.json_response({})
+			router.add_get("/m", show)
+
+		serve(s, routes, _get_all("/m"))
+		assert seen["middlewares"][0] == "sentry_middleware"
