@@ -66,6 +66,8 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
+	if config.trace_propagation_targets is not None:
+		options["trace_propagation_targets"] = list(config.trace_propagation_targets)
 	options["transport"] = transport
 	_sdk.install_fast_transaction_serializer()
 	sentry_sdk.init(**options)

@@ -92,6 +92,7 @@ class SentryConfig:
 	spool_dir: str = ""
 	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
 	ignore_transactions: typing.Tuple[str, ...] = ()
+	trace_propagation_targets: typing.Optional[typing.Tuple[str, ...]] = None
 	identity: Identity = dataclasses.field(default_factory=Identity)
 
 	@property
@@ -150,6 +151,7 @@ class SentryConfig:
 			spool_dir=r.get("sentry", "spool_dir", "SENTRY_SPOOL_DIR"),
 			spool_max_size=spool_max_size,
 			ignore_transactions=r.get_list("sentry", "ignore_transactions", "SENTRY_IGNORE_TRANSACTIONS"),
+			trace_propagation_targets=r.get_patterns("sentry", "trace_propagation_targets", "SENTRY_TRACE_PROPAGATION_TARGETS"),
 			identity=identity,
 		)
 
@@ -239,6 +241,18 @@ class _Reader(object):
 		"""A comma-separated list; empty items are left out."""
 		raw = self.get(section, key, env_name)
 		return tuple(item.strip() for item in raw.split(",") if item.strip() != "")
+
+	def get_patterns(self, section: str, key: str, env_name: typing.Optional[str]) -> typing.Optional[typing.Tuple[str, ...]]:
+		"""A comma-separated list of regular expressions, each checked; None when the key is not set."""
+		patterns = self.get_list(section, key, env_name)
+		if not patterns:
+			return None
+		for pattern in patterns:
+			try:
+				re.compile(pattern)
+			except re.error as e:
+				raise ConfigError(self.describe(section, key, pattern, "comma-separated regular expressions ({})".format(e)))
+		return patterns
 
 	def get_level(self, section: str, key: str, default: str) -> int:
 		raw = self.get(section, key, None, default)

@@ -378,3 +378,66 @@ class TestDisabled(object):
 
 		serve(s, routes, _get_all("/m"))
 		assert seen["middlewares"][0] == "sentry_middleware"
+
+
+class TestOutgoingCalls(object):
+	"""aiohttp.ClientSession calls made while handling a request carry the trace and are http.client spans."""
+
+	def _run(self, sentry_app, config):
+		s = sentry_app(config, modules=WEB)
+		seen = {}
+
+		def routes(router, app):
+			async def echo(request):
+				seen.setdefault("headers", []).append(dict(request.headers))
+				return aiohttp.web.json_response({}, status=201)
+
+			async def front(request):
+				base = "http://{}".format(request.host)
+				async with aiohttp.ClientSession() as session:
+					async with session.get(base + "/echo?api=1&x=2") as r:
+						await r.read()
+				if request.query.get("fail"):
+					raise RuntimeError("after the call")
+				return aiohttp.web.json_response({})
+
+			router.add_get("/echo", echo)
+			router.add_get("/front", front)
+
+		serve(s, routes, _get_all("/front", "/front?fail=1"))
+		return s, seen["headers"]
+
+	def test_sampled_request_propagates_and_records_a_span(self, sentry_app):
+		s, headers = self._run(sentry_app, {"sentry": {"traces_sample_rate": "1"}})
+		front = [t for t in s.transactions() if t["transaction"] == "GET /front"]
+		assert len(front) == 2
+		tx = front[0]
+		trace_id = tx["contexts"]["trace"]["trace_id"]
+		span, = [sp for sp in tx["spans"] if sp["op"] == "http.client"]
+		assert span["description"].startswith("GET http://") and span["description"].endswith("/echo")
+		assert span["data"]["http.method"] == "GET"
+		assert "?" not in span["data"]["url"] and span["data"]["url"].endswith("/echo")
+		assert span["data"]["http.response.status_code"] == 201
+		incoming = headers[0]
+		assert incoming["sentry-trace"] == "{}-{}-1".format(trace_id, span["span_id"])
+		assert "sentry-trace_id={}".format(trace_id) in incoming["baggage"]
+		# the called route continues the same trace
+		echo = [t for t in s.transactions() if t["transaction"] == "GET /echo"][0]
+		assert echo["contexts"]["trace"]["trace_id"] == trace_id
+		assert echo["contexts"]["trace"]["parent_span_id"] == span["span_id"]
+
+	def test_unsampled_request_propagates_its_trace_to_calls_and_errors(self, sentry_app):
+		s, headers = self._run(sentry_app, {"sentry": {"traces_sample_rate": "0"}})
+		assert s.transactions() == []
+		event, = s.events()
+		trace_id = event["contexts"]["trace"]["trace_id"]
+		assert headers[1]["sentry-trace"].startswith(trace_id + "-") and headers[1]["sentry-trace"].endswith("-0")
+		crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("type") == "http"]
+		assert crumbs and crumbs[-1]["data"]["status_code"] == 201 and crumbs[-1]["data"]["method"] == "GET"
+		assert "?" not in crumbs[-1]["data"]["url"]
+
+	def test_trace_propagation_targets_are_honoured(self, sentry_app):
+		s, headers = self._run(sentry_app, {"sentry": {"traces_sample_rate": "1", "trace_propagation_targets": "^https://api\\.example\\.com"}})
+		assert all("sentry-trace" not in h for h in headers)
+		tx = [t for t in s.transactions() if t["transaction"] == "GET /front"][0]
+		assert [sp["op"] for sp in tx["spans"]] == ["http.client"]
