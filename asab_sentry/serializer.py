@@ -109,9 +109,11 @@ def _span(span, limit: float, depth: int):
 
 
 def _key(key) -> str:
-	if type(key) is not str:
-		raise _Fallback()
-	return key
+	if type(key) is str:
+		return key
+	if isinstance(key, str):  # e.g. aiohttp's case-insensitive header names
+		return str(key)
+	raise _Fallback()
 
 
 def _bag(value, limit: float, depth: int):

@@ -157,7 +157,7 @@ def request_data(request: aiohttp.web.Request, settings: WebSettings, with_body:
 		"method": request.method,
 		"url": "{}://{}{}".format(request.scheme, request.host, request.path),
 		"query_string": request.query_string,
-		"headers": dict(request.headers),
+		"headers": {str(name): value for name, value in request.headers.items()},
 	}
 	if settings.SendDefaultPii:
 		data["env"] = {"REMOTE_ADDR": request.remote}

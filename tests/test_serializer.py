@@ -91,3 +91,37 @@ class TestFallback(object):
 		event = _transaction(contexts={"cyc": cyclic})
 		result, fell_back = _quick(event)
 		assert fell_back
+
+
+class TestRealTransaction(object):
+	"""A transaction of a real asab.web request takes the quick pass."""
+
+	def test_web_transaction_is_not_handed_to_the_sdk(self, sentry_app, monkeypatch):
+		import asab.web
+		import aiohttp.web
+		from webharness import serve
+		fallbacks = []
+		original = serializer.quick
+
+		def counting(event, limit):
+			try:
+				return original(event, limit)
+			except serializer._Fallback:
+				fallbacks.append(event)
+				raise
+
+		monkeypatch.setattr(serializer, "quick", counting)
+		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, modules=[asab.web.Module])
+
+		def routes(router, app):
+			async def ok(request):
+				return aiohttp.web.json_response({})
+			router.add_get("/hello", ok)
+
+		async def client(session, base, app):
+			async with session.get(base + "/hello", headers={"X-Custom": "1"}) as r:
+				await r.read()
+
+		serve(s, routes, client)
+		assert [t["transaction"] for t in s.transactions()] == ["GET /hello"]
+		assert fallbacks == []
