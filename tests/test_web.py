@@ -441,3 +441,20 @@ class TestOutgoingCalls(object):
 		assert all("sentry-trace" not in h for h in headers)
 		tx = [t for t in s.transactions() if t["transaction"] == "GET /front"][0]
 		assert [sp["op"] for sp in tx["spans"]] == ["http.client"]
+
+
+class TestWebConfig(object):
+	"""The web keys are validated at start."""
+
+	def test_bad_propagation_pattern_is_one_line(self):
+		import asab_sentry.config
+		from asab_sentry.config import ConfigError
+		r = asab_sentry.config._Reader({"SENTRY_TRACE_PROPAGATION_TARGETS": "ok, (unclosed"})
+		with pytest.raises(ConfigError) as e:
+			r.get_patterns("sentry", "trace_propagation_targets", "SENTRY_TRACE_PROPAGATION_TARGETS")
+		assert "SENTRY_TRACE_PROPAGATION_TARGETS = '(unclosed'" in str(e.value) and "regular expressions" in str(e.value)
+		assert "\n" not in str(e.value)
+
+	def test_ignore_transactions_list_is_trimmed(self, sentry_app):
+		s = sentry_app({"sentry": {"ignore_transactions": " /a ,, /b/* "}})
+		assert s.Service.Config.ignore_transactions == ("/a", "/b/*")
