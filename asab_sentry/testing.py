@@ -89,7 +89,6 @@ SENTRY_VARIABLES = (
 	"SENTRY_DSN", "SENTRY_ENABLED", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
 	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE",
 	"SENTRY_IGNORE_TRANSACTIONS", "SENTRY_TRACE_PROPAGATION_TARGETS",
-	"SENTRY_IGNORE_TRANSACTIONS",
 	"SERVICE_ID", "INSTANCE_ID", "NODE_ID", "SITE_ID", "ASAB_HOSTNAME",
 )
 
@@ -190,8 +189,9 @@ def sentry_app(
 	sections.setdefault("sentry", {})
 	if environ is None or "SENTRY_DSN" not in environ:
 		sections["sentry"].setdefault("data_source_name", TEST_DSN)
-	for name in SENTRY_VARIABLES:
-		os.environ.pop(name, None)
+	for name in list(os.environ):
+		if name in SENTRY_VARIABLES or name.startswith("SENTRY_"):
+			del os.environ[name]
 	os.environ.update(environ or {})
 	for name in list(asab.Config.sections()):
 		if name.startswith("sentry"):
