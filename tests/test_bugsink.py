@@ -33,13 +33,29 @@ def _event_ids(run):
 	return dict(line.split()[1:3] for line in run.stdout.splitlines() if line.startswith("EVENT_ID"))
 
 
+class TestWebRequestStored(object):
+	"""An uncaught handler exception is stored once, with the request as the service received it."""
+
+	def test_method_url_query_headers_and_json_body(self, tour):
+		run, stored = tour
+		event, = [e for e in stored if e.get("exception") and e["exception"]["values"][-1]["value"] == "handler failed 3"]
+		request = event["request"]
+		assert request["method"] == "POST"
+		assert request["url"].endswith("/fail") and "?" not in request["url"]
+		assert request["query_string"].startswith("n=3&password=") and request["query_string"].endswith("&page=2")
+		assert request["headers"]["Content-Type"] == "application/json"
+		assert request["data"]["order"] == 42
+		assert event["exception"]["values"][-1]["mechanism"]["handled"] is False
+		assert "env" not in request  # no client address without send_default_pii
+
+
 class TestStoredByBugsink(object):
 	"""Tags, release, environment, breadcrumbs, logs and scrubbing hold in a real server's storage."""
 
 	def test_every_event_is_stored_with_identity(self, tour):
 		run, stored = tour
 		# a message, an exception, a log error, two failing requests, the closing message
-		assert len(stored) == 6, [e.get("message") or e.get("logentry") for e in stored]
+		assert len(stored) == 7, [e.get("message") or e.get("logentry") for e in stored]
 		for event in stored:
 			tags = event["tags"]
 			assert tags["appclass"] == "ScenarioApp"
@@ -76,8 +92,8 @@ class TestStoredByBugsink(object):
 	def test_web_handler_error_and_no_secrets_in_clear(self, tour):
 		run, stored = tour
 		failures = [e for e in stored if e.get("exception") and e["exception"]["values"][-1]["value"].startswith("handler failed")]
-		assert len(failures) == 2
-		post = [e for e in failures if e["request"]["method"] == "POST"][0]
+		assert len(failures) == 3
+		post = [e for e in failures if e["request"]["method"] == "POST" and "n=2" in e["request"]["query_string"]][0]
 		assert post["request"]["headers"]["Authorization"] == "[Filtered]"
 		assert post["request"]["headers"]["Cookie"] == "[Filtered]"
 		assert post["request"]["data"] == {"password": "[Filtered]", "user": "joe"}

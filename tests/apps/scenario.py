@@ -191,7 +191,9 @@ def _setup_web(app):
 
 	async def fail(request):
 		svc(app).set_tag("request_tag", request.query.get("n", "none"))
-		if request.method == "POST":
+		if request.method == "POST" and request.content_type == "application/json":
+			await request.json()
+		elif request.method == "POST":
 			await request.post()
 		raise RuntimeError("handler failed " + request.query.get("n", ""))
 
@@ -227,6 +229,11 @@ async def web(app):
 			session, base + "/fail?n=2", method="POST",
 			headers={"Authorization": "Bearer secret-token-123", "Cookie": "session=secret-cookie-456"},
 			data={"password": "secret-password-789", "user": "joe"},
+		), flush=True)
+		print("STATUS", await _get(
+			session, base + "/fail?n=3&password=secret-query-321&page=2", method="POST",
+			headers={"X-Api-Key": "secret-apikey-654", "X-Auth-Token": "secret-authtoken-987"},
+			json={"order": 42, "newPassword": "secret-json-135"},
 		), flush=True)
 	svc(app).capture_message("after requests")
 
