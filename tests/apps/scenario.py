@@ -230,12 +230,20 @@ async def web(app):
 			headers={"Authorization": "Bearer secret-token-123", "Cookie": "session=secret-cookie-456"},
 			data={"password": "secret-password-789", "user": "joe"},
 		), flush=True)
+	svc(app).capture_message("after requests")
+
+
+async def web_json(app):
+	"""A JSON POST with credentials in the query, headers and body."""
+	import aiohttp
+
+	base = "http://127.0.0.1:{}".format(app.WebPort)
+	async with aiohttp.ClientSession() as session:
 		print("STATUS", await _get(
 			session, base + "/fail?n=3&password=secret-query-321&page=2", method="POST",
 			headers={"X-Api-Key": "secret-apikey-654", "X-Auth-Token": "secret-authtoken-987"},
 			json={"order": 42, "newPassword": "secret-json-135"},
 		), flush=True)
-	svc(app).capture_message("after requests")
 
 
 @scenario
@@ -250,6 +258,7 @@ async def tour(app):
 		print("EVENT_ID exception", s.capture_exception(e), flush=True)
 	L.error("tour log error", struct_data={"order_id": 1234, "password": "hunter" + str(2)})
 	await web(app)
+	await web_json(app)
 	await s.flush()
 
 
