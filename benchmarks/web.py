@@ -31,6 +31,7 @@ VARIANTS = {
 	"asab-sentry-0": "asab-sentry, traces 0",
 	"asab-sentry-0.1": "asab-sentry, traces 0.1",
 	"asab-sentry-1": "asab-sentry, traces 1.0",
+	"asab-sentry-disabled": "asab-sentry, no DSN (disabled)",
 	"sdk-aiohttp-0": "bare sentry-sdk (AioHttpIntegration), traces 0",
 	"builtin-0": "ASAB's built-in asab.sentry, traces 0",
 	"asab-sentry-error": "error path: asab-sentry (every request fails)",
@@ -84,7 +85,9 @@ def serve(variant: str, port: int, dsn: str) -> None:
 		import asab.sentry
 
 	fail = variant.endswith("-error")
-	rate = "0" if fail else variant.rsplit("-", 1)[-1]
+	rate = "0" if fail or variant.endswith("-disabled") else variant.rsplit("-", 1)[-1]
+	if variant.endswith("-disabled"):
+		dsn = ""
 	config = {"general": {"watchdog_threshold": "0"}, "logging:console": {"format": "%(message)s"}}
 	modules = []
 	if variant.startswith("asab-sentry"):
