@@ -28,3 +28,26 @@ def reset_scopes() -> None:
 	# SDK create fresh ones on the next access.
 	sentry_sdk.scope._isolation_scope.set(None)  # type: ignore[attr-defined]
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
+
+
+def flush_profile_chunk() -> None:
+	"""
+	Hand the continuous profiler's current (partial) chunk to the transport and start a new one.
+
+	The SDK sends a chunk only when 60 s of samples are buffered and never at close, so a service
+	that stops (or is tested) sooner would lose them. Internal: the scheduler is the module-level
+	`_scheduler` of `sentry_sdk.profiler.continuous_profiler`, its `buffer` a `ProfileBuffer`
+	whose public `flush()` sends `chunk`; we start a fresh chunk as `ProfileBuffer.write()` does.
+	"""
+	import sentry_sdk.envelope
+	from sentry_sdk.profiler import continuous_profiler
+
+	scheduler = getattr(continuous_profiler, "_scheduler", None)
+	buffer = getattr(scheduler, "buffer", None)
+	if buffer is None or not buffer.chunk.samples:
+		return
+	# Swap first: the sampler thread writes to the new chunk from here on.
+	chunk, buffer.chunk = buffer.chunk, continuous_profiler.ProfileChunk()
+	envelope = sentry_sdk.envelope.Envelope()
+	envelope.add_profile_chunk(chunk.to_json(buffer.profiler_id, buffer.options, buffer.sdk_info))
+	buffer.capture_func(envelope)

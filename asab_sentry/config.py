@@ -18,6 +18,7 @@ import asab
 import asab.utils
 import sentry_sdk.utils
 
+from . import integrations as known_integrations
 from .identity import Identity
 
 L = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ _DSN_KEY = re.compile(r"(?<=://)[^@/]*(?=@)")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 DEFAULT_SPOOL_MAX_SIZE = 100 * 1024 * 1024
+DEFAULT_MAX_BREADCRUMBS = 100
+_DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class ConfigError(ValueError):
@@ -92,6 +95,15 @@ class SentryConfig:
 	spool_dir: str = ""
 	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
 	identity: Identity = dataclasses.field(default_factory=Identity)
+	profiles_sample_rate: float = 0.0
+	integrations: typing.Tuple[str, ...] = ()
+	disabled_integrations: typing.Tuple[str, ...] = ()
+	enable_logs: bool = False
+	logs_level: int = logging.INFO
+	open_logs_level: bool = False
+	ignore_errors: typing.Tuple[str, ...] = ()
+	sample_rate: float = 1.0
+	max_breadcrumbs: int = DEFAULT_MAX_BREADCRUMBS
 
 	@property
 	def active(self) -> bool:
@@ -149,6 +161,15 @@ class SentryConfig:
 			spool_dir=r.get("sentry", "spool_dir", "SENTRY_SPOOL_DIR"),
 			spool_max_size=spool_max_size,
 			identity=identity,
+			profiles_sample_rate=r.get_rate("sentry", "profiles_sample_rate", "SENTRY_PROFILES_SAMPLE_RATE", 0.0),
+			integrations=r.get_integrations("sentry", "integrations", "SENTRY_INTEGRATIONS"),
+			disabled_integrations=r.get_integrations("sentry", "disabled_integrations", "SENTRY_DISABLED_INTEGRATIONS"),
+			enable_logs=r.get_bool("sentry", "enable_logs", "SENTRY_ENABLE_LOGS", False),
+			logs_level=r.get_level("sentry:logging", "logs", "info"),
+			open_logs_level=("sentry:logging", "logs") in r.Source,
+			ignore_errors=r.get_class_names("sentry", "ignore_errors", None),
+			sample_rate=r.get_rate("sentry", "sample_rate", "SENTRY_SAMPLE_RATE", 1.0),
+			max_breadcrumbs=r.get_count("sentry", "max_breadcrumbs", None, DEFAULT_MAX_BREADCRUMBS),
 		)
 
 
@@ -239,3 +260,29 @@ class _Reader(object):
 		if level is None:
 			raise ConfigError(self.describe(section, key, raw, "one of " + ", ".join(LOG_LEVELS)))
 		return level
+
+	def get_list(self, section: str, key: str, env_name: typing.Optional[str]) -> typing.Tuple[str, ...]:
+		raw = self.get(section, key, env_name)
+		return tuple(item.strip() for item in raw.split(",") if item.strip() != "")
+
+	def get_integrations(self, section: str, key: str, env_name: str) -> typing.Tuple[str, ...]:
+		names = tuple(name.lower() for name in self.get_list(section, key, env_name))
+		problem = known_integrations.check_names(names)
+		if problem is not None:
+			raise ConfigError(self.describe(section, key, ",".join(names), "comma-separated sentry-sdk integration names ({})".format(problem)))
+		return names
+
+	def get_class_names(self, section: str, key: str, env_name: typing.Optional[str]) -> typing.Tuple[str, ...]:
+		names = self.get_list(section, key, env_name)
+		for name in names:
+			if not _DOTTED_NAME.match(name):
+				raise ConfigError(self.describe(section, key, name, "comma-separated exception class names or dotted paths such as TimeoutError or aiohttp.web.HTTPNotFound"))
+		return names
+
+	def get_count(self, section: str, key: str, env_name: typing.Optional[str], default: int) -> int:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		if not raw.isdigit():
+			raise ConfigError(self.describe(section, key, raw, "a whole number, 0 or more"))
+		return int(raw)

@@ -14,6 +14,8 @@ import asab
 import sentry_sdk
 
 from . import client as sentry_client
+from . import crons
+from . import filtering
 from . import tracing
 from .config import ConfigError, SentryConfig
 from .stats import DeliveryStats, expose_metrics
@@ -276,6 +278,56 @@ class SentryService(asab.Service):
 		```
 		"""
 		return tracing.span(operation, description) if self.Enabled else tracing.disabled()
+
+	# Scheduled work (Sentry Crons)
+
+	def monitor(self, slug: str, schedule=None, **config) -> crons.Monitor:
+		"""
+		Check in a scheduled job with Sentry Crons: use as `with`, `async with` or a decorator.
+
+		Entering sends an `in_progress` check-in, leaving `ok` or `error` (an exception inside)
+		with the duration, so Sentry alerts when the job stops running, runs late or fails.
+
+		Args:
+			slug: The monitor's slug in Sentry.
+			schedule: A crontab line (`"*/5 * * * *"`), an interval (`"10m"`, `"1h"`, or seconds),
+				or None when the monitor is set up in Sentry.
+			**config: `checkin_margin` and `max_runtime` (minutes), `timezone`.
+
+		Examples:
+		```python
+		@app.SentryService.monitor("rebuild-index", schedule="10m")
+		async def rebuild_index(self):
+			...
+		```
+		"""
+		return crons.monitor(slug, schedule, enabled=self.Enabled, **config)
+
+	# The user's own filtering
+
+	@_safe
+	def add_event_processor(self, fn: typing.Callable[[dict, dict], typing.Optional[dict]]) -> None:
+		"""
+		Add a function that sees every event and transaction last, after asab-sentry's scrubbing.
+
+		`fn(event, hint)` returns the event (changed or not) or None to drop it. An exception in it
+		is logged once and the event is sent as it was before `fn`.
+
+		Args:
+			fn: The processor.
+
+		Examples:
+		```python
+		def no_client_errors(event, hint):
+			error = (hint.get("exc_info") or (None, None, None))[1]
+			if getattr(error, "status", 500) < 500:
+				return None
+			return event
+
+		app.SentryService.add_event_processor(no_client_errors)
+		```
+		"""
+		filtering.add_event_processor(fn)
 
 	# Delivery
 
