@@ -9,6 +9,7 @@ not selectable: asab-sentry instruments asab.web itself.
 """
 
 import importlib
+import importlib.util
 import logging
 import typing
 
@@ -97,6 +98,8 @@ def load_class(name: str) -> type:
 		ImportError: Its package is not installed (the message says which to install).
 	"""
 	known = REGISTRY[name]
+	if known.package and importlib.util.find_spec(name) is None:  # every registry name is its package's import name
+		raise ImportError("integration '{}' needs the package '{}': pip install {}".format(name, known.package, known.package))
 	try:
 		module = importlib.import_module(known.module)
 		return getattr(module, known.cls)
