@@ -51,3 +51,14 @@ def flush_profile_chunk() -> None:
 	envelope = sentry_sdk.envelope.Envelope()
 	envelope.add_profile_chunk(chunk.to_json(buffer.profiler_id, buffer.options, buffer.sdk_info))
 	buffer.capture_func(envelope)
+
+
+def reset_local_scopes() -> None:
+	"""
+	Forget the isolation and current scopes (tags, user, contexts, breadcrumbs set by code), keeping
+	the global scope (the client and the service's identity tags).
+
+	For the pytest plugin, between tests. Internal: as in `reset_scopes()`.
+	"""
+	sentry_sdk.scope._isolation_scope.set(None)  # type: ignore[attr-defined]
+	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
