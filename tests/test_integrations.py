@@ -127,4 +127,4 @@ def test_registry_names_classes_the_sdk_defines():
 			cls = integrations.load_class(name)
 			assert cls.identifier.replace("_", "") == name.replace("_", ""), name
 			checked += 1
-	assert checked >= 8
+	assert checked >= 7  # those needing no package, and httpx
