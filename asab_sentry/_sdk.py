@@ -30,19 +30,35 @@ def reset_scopes() -> None:
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
 
 
-def flush_profile_chunk() -> None:
+def flush_profile_chunk(wait: float = 0.5) -> None:
 	"""
-	Hand the continuous profiler's current (partial) chunk to the transport and start a new one.
+	Get the continuous profiler's samples to the transport now.
 
-	The SDK sends a chunk only when 60 s of samples are buffered and never at close, so a service
-	that stops (or is tested) sooner would lose them. Internal: the scheduler is the module-level
-	`_scheduler` of `sentry_sdk.profiler.continuous_profiler`, its `buffer` a `ProfileBuffer`
-	whose public `flush()` sends `chunk`; we start a fresh chunk as `ProfileBuffer.write()` does.
+	In the trace lifecycle the SDK's sampler thread stops, and sends its chunk, shortly after the
+	last profiled transaction ends; while transactions keep running it sends a chunk per 60 s of
+	samples only, and never at close. So: with no profiled transaction running, wait (up to
+	`wait` seconds) for the thread to stop, which makes its chunk part of this flush; with one
+	running, send the partial chunk and start a new one.
+
+	Internal: the scheduler is the module-level `_scheduler` of
+	`sentry_sdk.profiler.continuous_profiler`; we read its `thread`, `active_profiles`,
+	`new_profiles` and `buffer` (a `ProfileBuffer`: `chunk`, `profiler_id`, `options`,
+	`sdk_info`, `capture_func`) and start a fresh `ProfileChunk` as `ProfileBuffer.write()` does.
 	"""
+	import threading
+
 	import sentry_sdk.envelope
 	from sentry_sdk.profiler import continuous_profiler
 
 	scheduler = getattr(continuous_profiler, "_scheduler", None)
+	if scheduler is None:
+		return
+	profiles = list(getattr(scheduler, "active_profiles", ())) + list(getattr(scheduler, "new_profiles", ()))
+	if not any(getattr(profile, "active", False) for profile in profiles):
+		thread = getattr(scheduler, "thread", None)
+		if thread is not None and thread is not threading.current_thread():
+			thread.join(wait)
+		return
 	buffer = getattr(scheduler, "buffer", None)
 	if buffer is None or not buffer.chunk.samples:
 		return

@@ -4,8 +4,9 @@ lifecycle (the profiler samples while a sampled transaction runs).
 
 The rate is the share of processes (profiling sessions) that profile, decided once at start, as
 the SDK's `profile_session_sample_rate` does; transaction-based profiling (`profiles_sample_rate`
-in sentry-sdk) is deprecated there. The profiler sends a chunk per minute of samples; asab-sentry
-also sends the partial chunk on every flush, so a service stopped gracefully loses no samples.
+in sentry-sdk) is deprecated there. The SDK's profiler sends its samples when the last profiled
+transaction ends, or per minute while transactions keep running; on every flush (and so at a
+graceful stop) asab-sentry makes sure what it holds is handed to the transport first.
 """
 
 import logging
