@@ -27,6 +27,7 @@ class Filter(object):
 
 	def __init__(self, ignore_errors: typing.Sequence[str] = ()):
 		self.IgnoreErrors = frozenset(ignore_errors)
+		self._Classes: typing.Optional[typing.Tuple[type, ...]] = None
 		self.Processors: typing.List[Processor] = []
 		self._Complained: typing.Set[int] = set()
 
@@ -48,7 +49,9 @@ class Filter(object):
 		for cls in getattr(exc_info[0], "__mro__", ()):
 			if cls.__name__ in self.IgnoreErrors or "{}.{}".format(cls.__module__, cls.__qualname__) in self.IgnoreErrors:
 				return True
-		return False
+		if self._Classes is None:
+			self._Classes = _importable(self.IgnoreErrors)
+		return bool(self._Classes) and issubclass(exc_info[0], self._Classes)
 
 	def process(self, event: typing.Optional[dict], hint: dict) -> typing.Optional[dict]:
 		"""
@@ -88,6 +91,25 @@ class Filter(object):
 			return
 		self._Complained.add(id(fn))
 		L.warning("Event processor {} {}; events are sent as if it were not there (said once).".format(_name(fn), what))
+
+
+def _importable(names: typing.Iterable[str]) -> typing.Tuple[type, ...]:
+	"""The exception classes that dotted names refer to by another path (`asyncio.TimeoutError` is `TimeoutError`)."""
+	import importlib
+	import sys
+	classes = []
+	for name in names:
+		module_name, _, attribute = name.rpartition(".")
+		module = sys.modules.get(module_name)
+		if module is None and module_name:
+			try:
+				module = importlib.import_module(module_name)
+			except Exception:
+				continue
+		cls = getattr(module, attribute, None)
+		if isinstance(cls, type) and issubclass(cls, BaseException):
+			classes.append(cls)
+	return tuple(classes)
 
 
 def _name(fn) -> str:

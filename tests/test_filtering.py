@@ -150,6 +150,15 @@ def test_ignore_errors_by_name_path_and_subclass(sentry_app):
 	assert [e.get("logentry", {}).get("message") or e.get("message") for e in sent if "exception" not in e] == ["logged without exception"]
 
 
+def test_ignore_errors_by_an_alias_path(sentry_app):
+	"""`asyncio.TimeoutError` is the builtin `TimeoutError` since Python 3.11: either spelling works."""
+	import asyncio
+	s = sentry_app({"sentry": {"ignore_errors": "asyncio.TimeoutError"}})
+	raise_and_capture(s.Service, asyncio.TimeoutError())
+	raise_and_capture(s.Service, KeyError("sent"))
+	assert [e["exception"]["values"][0]["type"] for e in s.events()] == ["KeyError"]
+
+
 @pytest.mark.parametrize("value", ["2", "-0.1", "abc"])
 def test_bad_sample_rate_stops_the_app(sentry_app, value):
 	with pytest.raises(SystemExit) as exit_info:
