@@ -9,7 +9,6 @@ server accepted the event; otherwise 1 with one line saying why.
 
 import argparse
 import gzip
-import json
 import logging
 import os
 import socket
@@ -142,13 +141,13 @@ def _writable(path: str) -> bool:
 
 def _test_event(service) -> typing.Tuple[str, bytes]:
 	event_id = service.capture_message("asab-sentry check: test event", level="info")
-	envelopes = list(service_transport().Envelopes)
+	envelopes = list(_transport().Envelopes)
 	if event_id is None or not envelopes:
 		raise CheckFailed("the test event was not sent: dropped by sample_rate, ignore_errors or an event processor")
 	return event_id, envelopes[-1].serialize()
 
 
-def service_transport():
+def _transport():
 	"""The transport of the running client (the check's `MemoryTransport`)."""
 	return sentry_sdk.get_client().transport
 
@@ -236,10 +235,3 @@ def describe_error(error: Exception, where: str, timeout: float) -> str:
 			return "timeout: {} did not answer within {:g} s".format(where, timeout)
 	return "cannot reach {}: {}".format(where, error)
 
-
-def answer_id(text: str) -> typing.Optional[str]:
-	"""The `id` of a Sentry ingest answer (`{"id": ...}`), if any."""
-	try:
-		return json.loads(text).get("id")
-	except (ValueError, AttributeError):
-		return None

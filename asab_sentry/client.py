@@ -68,7 +68,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
 			sentry_sdk.integrations.aiohttp.AioHttpIntegration(),
 		] + extra_integrations,
-		# asab-sentry's own always-off integrations (the lead's AioHttpIntegration) go first in this list.
+		# What the user keeps off; integrations asab-sentry always keeps off are added to this list.
 		disabled_integrations=known_integrations.disabled(config.disabled_integrations),
 		sample_rate=config.sample_rate,
 		max_breadcrumbs=config.max_breadcrumbs,

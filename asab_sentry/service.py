@@ -305,7 +305,6 @@ class SentryService(asab.Service):
 
 	# The user's own filtering
 
-	@_safe
 	def add_event_processor(self, fn: typing.Callable[[dict, dict], typing.Optional[dict]]) -> None:
 		"""
 		Add a function that sees every event and transaction last, after asab-sentry's scrubbing.
@@ -327,7 +326,17 @@ class SentryService(asab.Service):
 		app.SentryService.add_event_processor(no_client_errors)
 		```
 		"""
-		filtering.add_event_processor(fn)
+		try:
+			if not callable(fn):
+				L.warning("add_event_processor(): {!r} is not callable; it is not added.".format(fn))
+				return
+			# Kept on the service too, so a client started for it later (the pytest plugin binding a
+			# disabled service) gets it.
+			self.__dict__.setdefault("EventProcessors", []).append(fn)
+			if self.Enabled:
+				filtering.add_event_processor(fn)
+		except Exception as e:
+			L.warning("SentryService.add_event_processor() failed: {!r}".format(e))
 
 	# Delivery
 

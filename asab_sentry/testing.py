@@ -316,6 +316,9 @@ def capture_events(
 	if started_here:
 		import dataclasses
 		sentry_client.start(dataclasses.replace(service.Config, dsn=TEST_DSN, enabled=True), service.Stats, transport=transport)
+		from . import filtering
+		for fn in getattr(service, "EventProcessors", ()):  # added while the service was disabled
+			filtering.add_event_processor(fn)
 		service.Enabled = True
 		previous = None
 	else:

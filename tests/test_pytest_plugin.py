@@ -97,6 +97,48 @@ def test_nothing_left_after(sentry_events):
 '''
 
 
+DISABLED_APP = '''
+import asab, asab_sentry, pytest
+
+
+class App(asab.Application):
+	def __init__(self):
+		super().__init__(args=[], modules=[asab_sentry.Module])
+		self.SentryService.add_event_processor(self.drop_noise)
+
+	def drop_noise(self, event, hint):
+		return None if event.get("message") == "noise" else event
+
+
+@pytest.fixture(scope="module")
+def asab_app():
+	asab.Config.read_dict({"sentry": {"ignore_errors": "KeyError"}})  # no DSN: disabled outside the fixture
+	return App()
+
+
+def test_filters_of_a_disabled_service_apply(asab_app, sentry_events):
+	assert asab_app.SentryService.Enabled
+	asab_app.SentryService.capture_message("noise")
+	asab_app.SentryService.capture_message("signal")
+	try:
+		{}["x"]
+	except KeyError as e:
+		asab_app.SentryService.capture_exception(e)
+	assert [e["message"] for e in sentry_events.events()] == ["signal"]
+
+
+def test_disabled_again_after(asab_app):
+	assert not asab_app.SentryService.Enabled
+	assert asab_app.SentryService.capture_message("x") is None
+'''
+
+
+def test_disabled_app_is_started_for_the_test_with_its_filters(tmp_path):
+	result = run_pytest(tmp_path, {"test_disabled.py": DISABLED_APP})
+	assert result.returncode == 0, result.stdout + result.stderr
+	assert "2 passed" in result.stdout
+
+
 def test_enabled_app_is_bound_and_restored_and_scopes_reset(tmp_path):
 	result = run_pytest(tmp_path, {"test_enabled.py": ENABLED_APP})
 	assert result.returncode == 0, result.stdout + result.stderr
