@@ -61,6 +61,9 @@ def main(argv: typing.Sequence[str], out=None) -> int:
 	except CheckFailed as e:
 		print("FAILED: {}".format(e), file=out)
 		return 1
+	except Exception as e:  # a bug here must still end in one line
+		print("FAILED: unexpected error in the check: {!r}".format(e), file=out)
+		return 1
 	print("server answer:  {}".format(answer), file=out)
 	print("OK: the server accepted event {}".format(event_id), file=out)
 	return 0
@@ -220,7 +223,8 @@ def describe_error(error: Exception, where: str, timeout: float) -> str:
 	e: typing.Optional[BaseException] = error
 	while e is not None and e not in chain:
 		chain.append(e)
-		e = getattr(e, "reason", None) or e.__cause__ or e.__context__
+		reason = getattr(e, "reason", None)  # urllib3 keeps the cause here (ssl keeps a str)
+		e = reason if isinstance(reason, BaseException) else (e.__cause__ or e.__context__)
 	for e in chain:
 		if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
 			return "DNS failure: cannot resolve {} ({})".format(where.rsplit(":", 1)[0], e)

@@ -11,10 +11,10 @@ import sys
 from conftest import app_env, write_config
 
 
-def check(tmp_path, config: str, timeout: float = 60, **env) -> subprocess.CompletedProcess:
+def check(tmp_path, config: str, timeout: float = 60, answer_within: float = 5, **env) -> subprocess.CompletedProcess:
 	path = write_config(tmp_path, config)
 	return subprocess.run(
-		[sys.executable, "-m", "asab_sentry", "check", "-c", path, "--timeout", "5"],
+		[sys.executable, "-m", "asab_sentry", "check", "-c", path, "--timeout", str(answer_within)],
 		capture_output=True, text=True, timeout=timeout, env=app_env(**env), cwd=str(tmp_path),
 	)
 
@@ -109,3 +109,26 @@ def test_missing_integration_package_names_it(tmp_path):
 	result = check(tmp_path, "[sentry]\ndata_source_name=http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1\nintegrations=pymongo\n")
 	assert result.returncode == 1
 	assert failed_line(result).endswith("integration 'pymongo' needs the package 'pymongo': pip install pymongo")
+
+
+def test_too_large_is_413(tmp_path, recorder):
+	recorder.Script.append((413, {}))
+	result = check(tmp_path, "[sentry]\ndata_source_name={}\n".format(recorder.dsn))
+	assert result.returncode == 1
+	assert "answered HTTP 413: the event is too large for the server" in failed_line(result)
+
+
+def test_server_that_never_answers_is_a_timeout(tmp_path, recorder):
+	recorder.Hang = True
+	result = check(tmp_path, "[sentry]\ndata_source_name={}\n".format(recorder.dsn), answer_within=1)
+	assert result.returncode == 1
+	assert "timeout: 127.0.0.1:{} did not answer within 1 s".format(recorder.port) in failed_line(result)
+	assert recorder.Requests == 1
+
+
+def test_https_to_a_plain_http_server_is_a_tls_error(tmp_path, recorder):
+	dsn = recorder.dsn.replace("http://", "https://")
+	result = check(tmp_path, "[sentry]\ndata_source_name={}\n".format(dsn))
+	assert result.returncode == 1
+	assert "TLS error talking to 127.0.0.1:{}".format(recorder.port) in failed_line(result)
+	assert recorder.Envelopes == []
