@@ -238,4 +238,3 @@ def describe_error(error: Exception, where: str, timeout: float) -> str:
 		if isinstance(e, (urllib3.exceptions.TimeoutError, socket.timeout)):
 			return "timeout: {} did not answer within {:g} s".format(where, timeout)
 	return "cannot reach {}: {}".format(where, error)
-
