@@ -51,9 +51,11 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	scrubber = Scrubber(config.send_default_pii)
 	user_filter = filtering.install(config.ignore_errors)
 	try:
-		extra_integrations = known_integrations.build(config.integrations)
+		extra_integrations = known_integrations.build(config.integrations, {name: dict(kw) for name, kw in config.integration_options})
 	except ImportError as e:
 		raise ConfigError("[sentry] integrations = '{}': {}".format(",".join(config.integrations), e)) from None
+	except TypeError as e:
+		raise ConfigError(str(e)) from None
 	options: typing.Dict[str, typing.Any] = dict(
 		dsn=config.dsn,
 		environment=config.environment,

@@ -104,6 +104,7 @@ class SentryConfig:
 	ignore_errors: typing.Tuple[str, ...] = ()
 	sample_rate: float = 1.0
 	max_breadcrumbs: int = DEFAULT_MAX_BREADCRUMBS
+	integration_options: typing.Tuple[typing.Tuple[str, typing.Tuple[typing.Tuple[str, typing.Any], ...]], ...] = ()
 
 	@property
 	def active(self) -> bool:
@@ -146,6 +147,7 @@ class SentryConfig:
 		shutdown_timeout = r.get_seconds("sentry", "shutdown_timeout", None, DEFAULT_SHUTDOWN_TIMEOUT)
 		spool_max_size = r.get_size("sentry", "spool_max_size", "SENTRY_SPOOL_MAX_SIZE", DEFAULT_SPOOL_MAX_SIZE)
 
+		integrations = r.get_integrations("sentry", "integrations", "SENTRY_INTEGRATIONS")
 		return cls(
 			dsn=dsn,
 			enabled=r.get_bool("sentry", "enabled", "SENTRY_ENABLED", True),
@@ -162,7 +164,8 @@ class SentryConfig:
 			spool_max_size=spool_max_size,
 			identity=identity,
 			profiles_sample_rate=r.get_rate("sentry", "profiles_sample_rate", "SENTRY_PROFILES_SAMPLE_RATE", 0.0),
-			integrations=r.get_integrations("sentry", "integrations", "SENTRY_INTEGRATIONS"),
+			integrations=integrations,
+			integration_options=_integration_options(integrations),
 			disabled_integrations=r.get_integrations("sentry", "disabled_integrations", "SENTRY_DISABLED_INTEGRATIONS"),
 			enable_logs=r.get_bool("sentry", "enable_logs", "SENTRY_ENABLE_LOGS", False),
 			logs_level=r.get_level("sentry:logging", "logs", "info"),
@@ -181,6 +184,34 @@ def _check_dsn(dsn: str) -> None:
 		raise ConfigError(
 			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(mask_dsn(dsn), e)
 		) from None
+
+
+def _integration_options(enabled: typing.Sequence[str]) -> typing.Tuple[typing.Tuple[str, typing.Tuple[typing.Tuple[str, typing.Any], ...]], ...]:
+	"""Keyword arguments of the integrations named in `[sentry] integrations`, from `[sentry:integration:NAME]` sections."""
+	result = []
+	for section in asab.Config.sections():
+		if not section.startswith("sentry:integration:"):
+			continue
+		name = section[len("sentry:integration:"):].lower()
+		if name not in enabled:
+			raise ConfigError("[{}] configures '{}', which is not in [sentry] integrations; add it there".format(section, name))
+		options = tuple((key, _literal(value)) for key, value in asab.Config.items(section, raw=True) if key not in asab.Config.defaults())
+		result.append((name, options))
+	return tuple(result)
+
+
+def _literal(text: str) -> typing.Any:
+	"""A config value as a Python value: true/false, a number, a list or dict literal, else the text."""
+	import ast
+	text = text.strip()
+	if text.lower() in _TRUE:
+		return True
+	if text.lower() in _FALSE:
+		return False
+	try:
+		return ast.literal_eval(text)
+	except (ValueError, SyntaxError):
+		return text
 
 
 class _Reader(object):

@@ -109,14 +109,30 @@ def load_class(name: str) -> type:
 		raise ImportError("integration '{}' is not available here ({})".format(name, e)) from None
 
 
-def build(names: typing.Sequence[str]) -> list:
+def build(names: typing.Sequence[str], options: typing.Mapping[str, typing.Mapping[str, typing.Any]] = {}) -> list:
 	"""
 	Instances of the named integrations, to pass as sentry-sdk's `integrations`.
 
+	Args:
+		names: Integration names.
+		options: Keyword arguments per name (`[sentry:integration:NAME]`).
+
 	Raises:
 		ImportError: An integration's package is not installed.
+		TypeError: An option the integration does not take (the message names the section).
 	"""
-	return [load_class(name)() for name in names]
+	result = []
+	for name in names:
+		cls = load_class(name)
+		kwargs = dict(options.get(name, {}))
+		try:
+			result.append(cls(**kwargs))
+		except (TypeError, ValueError) as e:
+			raise TypeError("[sentry:integration:{}] is invalid: {}; expected the keyword arguments of {}.{}".format(
+				name, e, REGISTRY[name].module, cls.__name__,
+			)) from None
+	return result
+
 
 
 def disabled(names: typing.Sequence[str]) -> list:

@@ -128,3 +128,39 @@ def test_registry_names_classes_the_sdk_defines():
 			assert cls.identifier.replace("_", "") == name.replace("_", ""), name
 			checked += 1
 	assert checked >= 7  # those needing no package, and httpx
+
+
+THREAD_SCRIPT_CONFIG = {"sentry": {"integrations": "threading"}}
+
+
+def capture_in_a_thread(s):
+	import threading
+	s.Service.set_tag("from_main", "yes")
+	thread = threading.Thread(target=lambda: s.Service.capture_message("from a thread"))
+	thread.start()
+	thread.join()
+	return s.events()[-1]["tags"]
+
+
+def test_a_thread_sees_the_callers_tags_by_default(sentry_app):
+	assert capture_in_a_thread(sentry_app(THREAD_SCRIPT_CONFIG)).get("from_main") == "yes"
+
+
+def test_integration_options_from_its_section(sentry_app):
+	"""`[sentry:integration:threading] propagate_scope = false`: a thread no longer sees the caller's tags."""
+	s = sentry_app(dict(THREAD_SCRIPT_CONFIG, **{"sentry:integration:threading": {"propagate_scope": "false"}}))
+	assert "from_main" not in capture_in_a_thread(s)
+
+
+def test_unknown_integration_option_stops_the_app(sentry_app):
+	with pytest.raises(SystemExit) as exit_info:
+		sentry_app(dict(THREAD_SCRIPT_CONFIG, **{"sentry:integration:threading": {"colour": "blue"}}))
+	message = str(exit_info.value)
+	assert message.startswith("asab-sentry: [sentry:integration:threading] is invalid: ")
+	assert "'colour'" in message and "sentry_sdk.integrations.threading.ThreadingIntegration" in message and "\n" not in message
+
+
+def test_options_of_an_integration_not_turned_on_stop_the_app(sentry_app):
+	with pytest.raises(SystemExit) as exit_info:
+		sentry_app({"sentry:integration:redis": {"max_data_size": "100"}})
+	assert str(exit_info.value) == "asab-sentry: [sentry:integration:redis] configures 'redis', which is not in [sentry] integrations; add it there"
