@@ -78,8 +78,11 @@ class Filter(object):
 
 	def before_send(self, prepare: typing.Callable[[dict, dict], typing.Optional[dict]], event: dict, hint: dict) -> typing.Optional[dict]:
 		"""sentry-sdk's `before_send`: ignore_errors, then `prepare` (asab-sentry's own), then the user's processors."""
-		if self.ignored(hint):
-			return None
+		try:
+			if self.ignored(hint):
+				return None
+		except Exception as e:  # an exception here would make the SDK drop the event
+			self._complain(self.ignored, "raised {!r}".format(e))
 		return self.process(prepare(event, hint), hint)
 
 	def before_send_transaction(self, event: dict, hint: dict) -> typing.Optional[dict]:

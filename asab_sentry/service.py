@@ -301,7 +301,11 @@ class SentryService(asab.Service):
 			...
 		```
 		"""
-		return crons.monitor(slug, schedule, enabled=self.Enabled, **config)
+		try:
+			return crons.monitor(slug, schedule, enabled=self.Enabled, **config)
+		except Exception as e:
+			L.warning("SentryService.monitor() failed: {!r}; the job is not monitored.".format(e))
+			return crons.Monitor(str(slug), None, enabled=False)
 
 	# The user's own filtering
 
