@@ -111,7 +111,10 @@ def _print_settings(config: SentryConfig, out) -> None:
 		("release", config.release or "(none)"),
 		("sample rates", "errors {}, traces {}, profiles {}".format(config.sample_rate, config.traces_sample_rate, config.profiles_sample_rate)),
 		("spool", "{} (max {} bytes)".format(config.spool_dir, config.spool_max_size) if config.spool_dir else "off (memory)"),
-		("configured", "integrations: {}; disabled: {}".format(", ".join(config.integrations) or "-", ", ".join(config.disabled_integrations) or "-")),
+		("configured", "integrations: {}; disabled: {}{}".format(
+			", ".join(config.integrations) or "-", ", ".join(config.disabled_integrations) or "-",
+			"".join("; {} {}".format(name, dict(options)) for name, options in config.integration_options),
+		)),
 		("logs", "on, from {}".format(logging.getLevelName(config.logs_level).lower()) if config.enable_logs else "off"),
 	]
 	for name, value in rows:

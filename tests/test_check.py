@@ -132,3 +132,18 @@ def test_https_to_a_plain_http_server_is_a_tls_error(tmp_path, recorder):
 	assert result.returncode == 1
 	assert "TLS error talking to 127.0.0.1:{}".format(recorder.port) in failed_line(result)
 	assert recorder.Envelopes == []
+
+
+def test_app_class_and_manifest_make_the_release_as_in_the_service(tmp_path, recorder):
+	(tmp_path / "MANIFEST.json").write_text('{"version": "1.4.0"}')
+	path = write_config(tmp_path, "[sentry]\ndata_source_name={}\nintegrations=threading\n\n[sentry:integration:threading]\npropagate_scope=false\n".format(recorder.dsn))
+	result = subprocess.run(
+		[sys.executable, "-m", "asab_sentry", "check", "-c", path, "--app-class", "OrderApplication"],
+		capture_output=True, text=True, timeout=60, env=app_env(), cwd=str(tmp_path),
+	)
+	assert result.returncode == 0, result.stdout + result.stderr
+	assert "release:        OrderApplication@1.4.0" in result.stdout
+	assert "configured:     integrations: threading; disabled: -; threading {'propagate_scope': False}" in result.stdout
+	[event] = recorder.events()
+	assert event["release"] == "OrderApplication@1.4.0" and event["tags"]["appclass"] == "OrderApplication"
+	assert "problem:        no release" not in result.stdout
