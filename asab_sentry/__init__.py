@@ -20,6 +20,7 @@ import logging
 import asab
 
 from .config import ConfigError, SentryConfig, mask_dsn
+from .crons import Monitor
 from .identity import Identity
 from .service import SentryService
 from .tags import TagError, validate_tag
@@ -34,6 +35,7 @@ __all__ = [
 	"ConfigError",
 	"Identity",
 	"Timing",
+	"Monitor",
 	"TagError",
 	"validate_tag",
 	"mask_dsn",

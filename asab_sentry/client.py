@@ -8,12 +8,17 @@ import logging
 import typing
 
 import sentry_sdk
+import sentry_sdk.integrations
 import sentry_sdk.integrations.aiohttp
 import sentry_sdk.integrations.asyncio
 import sentry_sdk.scope
 
 from . import _sdk
+from . import filtering
+from . import integrations as known_integrations
 from . import logging_bridge
+from . import logs
+from . import profiling
 from . import uncaught
 from . import web
 from . import transport as delivery
@@ -46,6 +51,13 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		except SpoolError as e:
 			raise ConfigError("[sentry] spool_dir = '{}': {}".format(config.spool_dir, e)) from None
 	scrubber = Scrubber(config.send_default_pii)
+	user_filter = filtering.install(config.ignore_errors)
+	try:
+		extra_integrations = known_integrations.build(config.integrations, {name: dict(kw) for name, kw in config.integration_options})
+	except ImportError as e:
+		raise ConfigError("[sentry] integrations = '{}': {}".format(",".join(config.integrations), e)) from None
+	except TypeError as e:
+		raise ConfigError(str(e)) from None
 	options: typing.Dict[str, typing.Any] = dict(
 		dsn=config.dsn,
 		environment=config.environment,
@@ -58,21 +70,32 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		max_value_length=8192,
 		integrations=[
 			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
-		],
-		# The SDK turns its aiohttp integration on by itself whenever aiohttp is installed; asab-sentry's
-		# own request instrumentation (web.py) replaces it.
-		disabled_integrations=[sentry_sdk.integrations.aiohttp.AioHttpIntegration()],
+		] + extra_integrations,
+		# What the user keeps off, and what asab-sentry always keeps off: the SDK turns its aiohttp
+		# integration on by itself whenever aiohttp is installed; asab-sentry's own request
+		# instrumentation (web.py) replaces it.
+		disabled_integrations=known_integrations.disabled(config.disabled_integrations) + [sentry_sdk.integrations.aiohttp.AioHttpIntegration],
+		sample_rate=config.sample_rate,
+		max_breadcrumbs=config.max_breadcrumbs,
 		event_scrubber=scrubber.EventScrubber,
-		before_send=lambda event, hint: _before_send(scrubber, event, hint),
+		before_send=lambda event, hint: user_filter.before_send(lambda e, h: _before_send(scrubber, e, h), event, hint),
+		before_send_transaction=user_filter.before_send_transaction,
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	if config.trace_propagation_targets is not None:
 		options["trace_propagation_targets"] = list(config.trace_propagation_targets)
+	options.update(profiling.options(config.profiles_sample_rate))
+	if config.enable_logs:
+		options["enable_logs"] = True
 	options["transport"] = transport
 	_sdk.install_fast_transaction_serializer()
-	sentry_sdk.init(**options)
+	try:
+		sentry_sdk.init(**options)
+	except sentry_sdk.integrations.DidNotEnable as e:
+		raise ConfigError("[sentry] integrations = '{}': {}".format(",".join(config.integrations), e)) from None
 	if config.open_log_level:
 		logging_bridge.open_root_level(config.breadcrumbs_level)
+	logs.install(config.enable_logs, config.logs_level, config.open_logs_level)
 
 	sentry_sdk.get_global_scope().set_tags(config.identity.tags)
 	global _ProcessorAdded
@@ -102,6 +125,7 @@ def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 def flush(timeout: float) -> None:
 	"""Block until queued envelopes are sent or `timeout` seconds pass."""
+	profiling.flush()  # the profiler's partial chunk, so it is in this flush
 	sentry_sdk.flush(timeout=timeout)
 
 

@@ -18,6 +18,7 @@ import asab
 import asab.utils
 import sentry_sdk.utils
 
+from . import integrations as known_integrations
 from .identity import Identity
 
 L = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ _DSN_KEY = re.compile(r"(?<=://)[^@/]*(?=@)")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 DEFAULT_SPOOL_MAX_SIZE = 100 * 1024 * 1024
+DEFAULT_MAX_BREADCRUMBS = 100
+_DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class ConfigError(ValueError):
@@ -94,6 +97,16 @@ class SentryConfig:
 	ignore_transactions: typing.Tuple[str, ...] = ()
 	trace_propagation_targets: typing.Optional[typing.Tuple[str, ...]] = None
 	identity: Identity = dataclasses.field(default_factory=Identity)
+	profiles_sample_rate: float = 0.0
+	integrations: typing.Tuple[str, ...] = ()
+	disabled_integrations: typing.Tuple[str, ...] = ()
+	enable_logs: bool = False
+	logs_level: int = logging.INFO
+	open_logs_level: bool = False
+	ignore_errors: typing.Tuple[str, ...] = ()
+	sample_rate: float = 1.0
+	max_breadcrumbs: int = DEFAULT_MAX_BREADCRUMBS
+	integration_options: typing.Tuple[typing.Tuple[str, typing.Tuple[typing.Tuple[str, typing.Any], ...]], ...] = ()
 
 	@property
 	def active(self) -> bool:
@@ -136,6 +149,7 @@ class SentryConfig:
 		shutdown_timeout = r.get_seconds("sentry", "shutdown_timeout", None, DEFAULT_SHUTDOWN_TIMEOUT)
 		spool_max_size = r.get_size("sentry", "spool_max_size", "SENTRY_SPOOL_MAX_SIZE", DEFAULT_SPOOL_MAX_SIZE)
 
+		integrations = r.get_integrations("sentry", "integrations", "SENTRY_INTEGRATIONS")
 		return cls(
 			dsn=dsn,
 			enabled=r.get_bool("sentry", "enabled", "SENTRY_ENABLED", True),
@@ -153,6 +167,16 @@ class SentryConfig:
 			ignore_transactions=r.get_list("sentry", "ignore_transactions", "SENTRY_IGNORE_TRANSACTIONS"),
 			trace_propagation_targets=r.get_patterns("sentry", "trace_propagation_targets", "SENTRY_TRACE_PROPAGATION_TARGETS"),
 			identity=identity,
+			profiles_sample_rate=r.get_rate("sentry", "profiles_sample_rate", "SENTRY_PROFILES_SAMPLE_RATE", 0.0),
+			integrations=integrations,
+			integration_options=_integration_options(integrations),
+			disabled_integrations=r.get_integrations("sentry", "disabled_integrations", "SENTRY_DISABLED_INTEGRATIONS"),
+			enable_logs=r.get_bool("sentry", "enable_logs", "SENTRY_ENABLE_LOGS", False),
+			logs_level=r.get_level("sentry:logging", "logs", "info"),
+			open_logs_level=("sentry:logging", "logs") in r.Source,
+			ignore_errors=r.get_class_names("sentry", "ignore_errors", None),
+			sample_rate=r.get_rate("sentry", "sample_rate", "SENTRY_SAMPLE_RATE", 1.0),
+			max_breadcrumbs=r.get_count("sentry", "max_breadcrumbs", None, DEFAULT_MAX_BREADCRUMBS),
 		)
 
 
@@ -164,6 +188,34 @@ def _check_dsn(dsn: str) -> None:
 		raise ConfigError(
 			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(mask_dsn(dsn), e)
 		) from None
+
+
+def _integration_options(enabled: typing.Sequence[str]) -> typing.Tuple[typing.Tuple[str, typing.Tuple[typing.Tuple[str, typing.Any], ...]], ...]:
+	"""Keyword arguments of the integrations named in `[sentry] integrations`, from `[sentry:integration:NAME]` sections."""
+	result = []
+	for section in asab.Config.sections():
+		if not section.startswith("sentry:integration:"):
+			continue
+		name = section[len("sentry:integration:"):].lower()
+		if name not in enabled:
+			raise ConfigError("[{}] configures '{}', which is not in [sentry] integrations; add it there".format(section, name))
+		options = tuple((key, _literal(value)) for key, value in asab.Config.items(section, raw=True) if key not in asab.Config.defaults())
+		result.append((name, options))
+	return tuple(result)
+
+
+def _literal(text: str) -> typing.Any:
+	"""A config value as a Python value: true/false, a number, a list or dict literal, else the text."""
+	import ast
+	text = text.strip()
+	if text.lower() in _TRUE:
+		return True
+	if text.lower() in _FALSE:
+		return False
+	try:
+		return ast.literal_eval(text)
+	except (ValueError, SyntaxError):
+		return text
 
 
 class _Reader(object):
@@ -260,3 +312,25 @@ class _Reader(object):
 		if level is None:
 			raise ConfigError(self.describe(section, key, raw, "one of " + ", ".join(LOG_LEVELS)))
 		return level
+
+	def get_integrations(self, section: str, key: str, env_name: str) -> typing.Tuple[str, ...]:
+		names = tuple(name.lower() for name in self.get_list(section, key, env_name))
+		problem = known_integrations.check_names(names)
+		if problem is not None:
+			raise ConfigError(self.describe(section, key, ",".join(names), "comma-separated sentry-sdk integration names ({})".format(problem)))
+		return names
+
+	def get_class_names(self, section: str, key: str, env_name: typing.Optional[str]) -> typing.Tuple[str, ...]:
+		names = self.get_list(section, key, env_name)
+		for name in names:
+			if not _DOTTED_NAME.match(name):
+				raise ConfigError(self.describe(section, key, name, "comma-separated exception class names or dotted paths such as TimeoutError or aiohttp.web.HTTPNotFound"))
+		return names
+
+	def get_count(self, section: str, key: str, env_name: typing.Optional[str], default: int) -> int:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		if not raw.isdigit():
+			raise ConfigError(self.describe(section, key, raw, "a whole number, 0 or more"))
+		return int(raw)

@@ -14,6 +14,8 @@ import asab
 import sentry_sdk
 
 from . import client as sentry_client
+from . import crons
+from . import filtering
 from . import tracing
 from . import web as sentry_web
 from .config import ConfigError, SentryConfig
@@ -283,6 +285,69 @@ class SentryService(asab.Service):
 		```
 		"""
 		return tracing.span(operation, description) if self.Enabled else tracing.disabled()
+
+	# Scheduled work (Sentry Crons)
+
+	def monitor(self, slug: str, schedule=None, **config) -> crons.Monitor:
+		"""
+		Check in a scheduled job with Sentry Crons: use as `with`, `async with` or a decorator.
+
+		Entering sends an `in_progress` check-in, leaving `ok` or `error` (an exception inside)
+		with the duration, so Sentry alerts when the job stops running, runs late or fails.
+
+		Args:
+			slug: The monitor's slug in Sentry.
+			schedule: A crontab line (`"*/5 * * * *"`), an interval (`"10m"`, `"1h"`, or seconds),
+				or None when the monitor is set up in Sentry.
+			**config: `checkin_margin` and `max_runtime` (minutes), `timezone`.
+
+		Examples:
+		```python
+		@app.SentryService.monitor("rebuild-index", schedule="10m")
+		async def rebuild_index(self):
+			...
+		```
+		"""
+		try:
+			return crons.monitor(slug, schedule, enabled=self.Enabled, **config)
+		except Exception as e:
+			L.warning("SentryService.monitor() failed: {!r}; the job is not monitored.".format(e))
+			return crons.Monitor(str(slug), None, enabled=False)
+
+	# The user's own filtering
+
+	def add_event_processor(self, fn: typing.Callable[[dict, dict], typing.Optional[dict]]) -> None:
+		"""
+		Add a function that sees every event and transaction last, after asab-sentry's scrubbing.
+
+		`fn(event, hint)` returns the event (changed or not) or None to drop it. An exception in it
+		is logged once and the event is sent as it was before `fn`.
+
+		Args:
+			fn: The processor.
+
+		Examples:
+		```python
+		def no_client_errors(event, hint):
+			error = (hint.get("exc_info") or (None, None, None))[1]
+			if getattr(error, "status", 500) < 500:
+				return None
+			return event
+
+		app.SentryService.add_event_processor(no_client_errors)
+		```
+		"""
+		try:
+			if not callable(fn):
+				L.warning("add_event_processor(): {!r} is not callable; it is not added.".format(fn))
+				return
+			# Kept on the service too, so a client started for it later (the pytest plugin binding a
+			# disabled service) gets it.
+			self.__dict__.setdefault("EventProcessors", []).append(fn)
+			if self.Enabled:
+				filtering.add_event_processor(fn)
+		except Exception as e:
+			L.warning("SentryService.add_event_processor() failed: {!r}".format(e))
 
 	# Delivery
 

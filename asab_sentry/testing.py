@@ -89,6 +89,7 @@ SENTRY_VARIABLES = (
 	"SENTRY_DSN", "SENTRY_ENABLED", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
 	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE",
 	"SENTRY_IGNORE_TRANSACTIONS", "SENTRY_TRACE_PROPAGATION_TARGETS",
+	"SENTRY_PROFILES_SAMPLE_RATE", "SENTRY_INTEGRATIONS", "SENTRY_DISABLED_INTEGRATIONS", "SENTRY_ENABLE_LOGS", "SENTRY_SAMPLE_RATE",
 	"SERVICE_ID", "INSTANCE_ID", "NODE_ID", "SITE_ID", "ASAB_HOSTNAME",
 )
 
@@ -222,3 +223,121 @@ def sentry_app(
 		root.setLevel(saved_levels[0])
 		for handler, level in saved_levels[1]:
 			handler.setLevel(level)
+
+
+class CapturedEvents(object):
+	"""
+	What an application sent to Sentry while bound by `capture_events()` (the `sentry_events` fixture).
+
+	Attributes: `App`, `Service` (its `SentryService`), `Transport` (the `MemoryTransport`).
+	"""
+
+	def __init__(self, app, service, transport: MemoryTransport):
+		self.App = app
+		self.Service = service
+		self.Transport = transport
+
+	def events(self) -> typing.List[dict]:
+		"""Error and message events."""
+		return self.Transport.events()
+
+	def transactions(self) -> typing.List[dict]:
+		"""Transactions."""
+		return self.Transport.transactions()
+
+	def check_ins(self) -> typing.List[dict]:
+		"""Sentry Crons check-ins."""
+		return self.Transport.items("check_in")
+
+	def logs(self) -> typing.List[dict]:
+		"""Sentry Logs (each batch's items, flattened); call `flush()` first, the SDK batches them."""
+		return [log for batch in self.Transport.items("log") for log in batch.get("items", [])]
+
+	def items(self, item_type: typing.Optional[str] = None) -> typing.List[dict]:
+		"""Payloads of every item (or of one type)."""
+		return self.Transport.items(item_type)
+
+	def flush(self) -> None:
+		"""Hand what the SDK batches (logs, profiles) to the transport now."""
+		from . import client
+		client.flush(2.0)
+
+	def clear(self) -> None:
+		"""Forget what was captured so far."""
+		with self.Transport._Lock:
+			self.Transport.Envelopes.clear()
+
+
+def running_application():
+	"""The `asab.Application` of this process, or None when none was built."""
+	import asab.abc.singleton
+	for cls, instance in list(asab.abc.singleton.Singleton._instances.items()):
+		if isinstance(instance, asab.Application):
+			return instance
+	return None
+
+
+@contextlib.contextmanager
+def capture_events(
+	app=None,
+	config: typing.Optional[typing.Mapping[str, typing.Mapping[str, str]]] = None,
+	environ: typing.Optional[typing.Mapping[str, str]] = None,
+) -> typing.Iterator[CapturedEvents]:
+	"""
+	Capture what an application sends to Sentry, in memory, for one test; any test runner.
+
+	With an application (`app`, or else the one built in this process) that has a `SentryService`,
+	that service is bound to a new `MemoryTransport` for the block: an enabled one keeps its
+	configuration and filters and only its transport is swapped; a disabled one (no DSN, as in
+	tests) is started for the block with a placeholder DSN. Without an application, one is built
+	with `sentry_app(config, environ)`. Tags, user, contexts and breadcrumbs set before the block
+	are forgotten on entry and those set inside on exit; the previous transport comes back on exit.
+
+	Args:
+		app: The application; by default the one built in this process.
+		config: Config sections for an application built here.
+		environ: Environment variables for an application built here.
+
+	Examples:
+	```python
+	with asab_sentry.testing.capture_events(app) as sent:
+		app.handle_order({"id": "o-1", "items": 0})
+	assert sent.events()[0]["tags"]["order_id"] == "o-1"
+	```
+	"""
+	app = app if app is not None else running_application()
+	service = app.get_service("asab.SentryService") if app is not None else None
+	if service is None:
+		with sentry_app(config, environ) as s:
+			yield CapturedEvents(s.App, s.Service, s.Transport)
+		return
+
+	from . import client as sentry_client
+	transport = MemoryTransport()
+	started_here = not service.Enabled
+	if started_here:
+		import dataclasses
+		sentry_client.start(dataclasses.replace(service.Config, dsn=TEST_DSN, enabled=True), service.Stats, transport=transport)
+		from . import filtering
+		for fn in getattr(service, "EventProcessors", ()):  # added while the service was disabled
+			filtering.add_event_processor(fn)
+		service.Enabled = True
+		previous = None
+	else:
+		sdk_client = sentry_sdk.get_client()
+		previous = sdk_client.transport
+		sdk_client.transport = transport
+	_sdk.reset_local_scopes()
+	try:
+		yield CapturedEvents(app, service, transport)
+	finally:
+		_sdk.reset_local_scopes()
+		if started_here:
+			service.Enabled = False
+			try:
+				sentry_sdk.get_client().close(timeout=0)
+			except Exception:
+				pass
+			_sdk.reset_scopes()
+		else:
+			sentry_sdk.get_client().transport = previous
