@@ -18,7 +18,7 @@ from . import transport as delivery
 from .config import ConfigError, SentryConfig
 from .spool import SpoolError
 from .stats import DeliveryStats
-from .scrubbing import Scrubber
+from .scrubbing import DisabledEventScrubber, Scrubber
 
 L = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 			transport = delivery.build({"dsn": config.dsn}, config.spool_dir, config.spool_max_size, stats)
 		except SpoolError as e:
 			raise ConfigError("[sentry] spool_dir = '{}': {}".format(config.spool_dir, e)) from None
-	scrubber = Scrubber(config.send_default_pii)
+	scrubber = Scrubber.from_config(config)
 	options: typing.Dict[str, typing.Any] = dict(
 		dsn=config.dsn,
 		environment=config.environment,
@@ -58,8 +58,11 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
 			sentry_sdk.integrations.aiohttp.AioHttpIntegration(),
 		],
-		event_scrubber=scrubber.EventScrubber,
+		max_request_body_size=config.max_request_body_size,
+		event_scrubber=DisabledEventScrubber(),  # the one scrubber is `scrubber`, below
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
+		before_send_transaction=lambda event, hint: _scrubbed(scrubber, event),
+		before_send_log=lambda log, hint: _scrubbed_log(scrubber, log),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	options["transport"] = transport
@@ -107,10 +110,31 @@ def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional
 	try:
 		if not event.get("release"):
 			event.pop("release", None)
-		scrubber.scrub_request(event)
-		return uncaught.dedupe(event, hint)
+		if uncaught.dedupe(event, hint) is None:
+			return None
 	except Exception as e:
-		# Never lose the event to a bug here; drop only what might not have been scrubbed.
-		L.warning("Cannot prepare an event for Sentry ({!r}); its request data is left out.".format(e))
-		event.pop("request", None)
-		return event
+		L.warning("Cannot prepare an event for Sentry ({!r}).".format(e))
+	return _scrubbed(scrubber, event)
+
+
+# What is kept of an event the scrubber failed on: nothing that can carry data.
+_SAFE_KEYS = ("event_id", "timestamp", "start_timestamp", "type", "level", "platform", "release", "environment", "server_name", "sdk")
+
+
+def _scrubbed(scrubber: Scrubber, event: dict) -> dict:
+	try:
+		return scrubber.scrub_event(event)
+	except Exception as e:
+		# Never send what might not be scrubbed; keep a trace that something happened.
+		L.warning("Cannot scrub an event for Sentry ({!r}); only its type and time are sent.".format(e))
+		safe = {key: event[key] for key in _SAFE_KEYS if key in event}
+		safe["message"] = "asab-sentry could not scrub this event; its content is withheld"
+		return safe
+
+
+def _scrubbed_log(scrubber: Scrubber, log: dict) -> typing.Optional[dict]:
+	try:
+		return scrubber.scrub_log(log)
+	except Exception as e:
+		L.warning("Cannot scrub a log for Sentry ({!r}); it is not sent.".format(e))
+		return None
