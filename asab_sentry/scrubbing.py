@@ -320,7 +320,7 @@ class Scrubber(object):
 				continue
 			if key == "request":
 				if isinstance(value, dict):
-					self._request(value, is_transaction)
+					self._request(value, is_transaction, _original_body_length(event))
 			elif key == "user":
 				# Sent as the user gave it (their address included), secrets still filtered.
 				self.scrub(value, _SECRET)
@@ -360,18 +360,18 @@ class Scrubber(object):
 				else:
 					self.scrub(value, mask)
 
-	def _request(self, request: dict, is_transaction: bool) -> None:
+	def _request(self, request: dict, is_transaction: bool, original_length: typing.Optional[int] = None) -> None:
 		if "data" in request:
 			data = request["data"]
 			if is_transaction and not self.TransactionBodies:
 				del request["data"]
-			elif not self._body_kept(request, data):
+			elif not self._body_kept(request, data, original_length):
 				del request["data"]
 			elif isinstance(data, str):
 				request["data"] = self._body(data)
 		self._dict(request, self._Mask)
 
-	def _body_kept(self, request: dict, data: typing.Any) -> bool:
+	def _body_kept(self, request: dict, data: typing.Any, original_length: typing.Optional[int]) -> bool:
 		if data is None or data == "":
 			return True
 		headers = request.get("headers")
@@ -383,8 +383,10 @@ class Scrubber(object):
 					break
 		if content_type and not _textual(content_type):
 			return False
-		if isinstance(data, str) and self.BodyLimit is not None and len(data.encode("utf-8", "replace")) > self.BodyLimit:
-			return False
+		if isinstance(data, str) and self.BodyLimit is not None:
+			size = max(len(data.encode("utf-8", "replace")), original_length or 0)
+			if size > self.BodyLimit:
+				return False
 		return True
 
 	def _body(self, body: str) -> typing.Any:
@@ -403,6 +405,14 @@ class Scrubber(object):
 		if self._SecretKey.search(normalize_key(scrubbed)) is not None:
 			return FILTERED
 		return scrubbed
+
+
+def _original_body_length(event: dict) -> typing.Optional[int]:
+	# The serialiser cuts long strings (`max_value_length`) and notes the original length in `_meta`.
+	try:
+		return int(event["_meta"]["request"]["data"][""]["len"])
+	except (KeyError, TypeError, ValueError):
+		return None
 
 
 _SKIPPED = frozenset(("sdk", "modules", "debug_meta", "_meta", "event_id", "timestamp", "start_timestamp", "type", "platform", "level"))
