@@ -72,7 +72,7 @@ _SECRET = 1
 _PII = 2
 _CACHE_LIMIT = 10000
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # `scheme://userinfo@`: the userinfo (up to the host) is replaced.
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@]+@")
@@ -149,9 +149,10 @@ class Scrubber(object):
 		patterns += [re.escape(normalize_key(f)) for f in scrub_fields]
 		self._SecretKey = re.compile("|".join(patterns))
 		pii = ["_{}_".format(re.escape(w)) for w in PII_DENYLIST]
-		pii += ["^_{}_$".format(re.escape(w)) for w in PII_WHOLE]
+		pii += ["(?:^| )_{}_(?: |$)".format(re.escape(w)) for w in PII_WHOLE]
 		self._PiiKey = re.compile("|".join(pii))
-		self._Allowed = frozenset(normalize_key(f) for f in scrub_allow)
+		self._Allowed = frozenset(normalize_key(f) for f in scrub_allow) | frozenset(
+			"_" + _NON_ALNUM.sub("_", f.lower()).strip("_") + "_" for f in scrub_allow)
 		# What is filtered where personal data is not allowed, and in the user (set as given).
 		self._Mask = _SECRET if send_default_pii else _SECRET | _PII
 		self._Decisions: typing.Dict[str, int] = {}
@@ -173,8 +174,11 @@ class Scrubber(object):
 		"""What a key is: 0 (nothing), `_SECRET` (1) or `_PII` (2). Cached."""
 		decision = self._Decisions.get(key)
 		if decision is None:
-			name = normalize_key(key)
-			if name in self._Allowed:
+			# Matched as split at camelCase and as written (so `PaSsWoRd` is still a password).
+			camel = normalize_key(key)
+			plain = "_" + _NON_ALNUM.sub("_", key.lower()).strip("_") + "_"
+			name = camel if plain == camel else camel + " " + plain
+			if camel in self._Allowed or plain in self._Allowed:
 				decision = 0
 			elif self._SecretKey.search(name) is not None:
 				decision = _SECRET
@@ -326,6 +330,8 @@ class Scrubber(object):
 				self.scrub(value, _SECRET)
 			elif key in ("exception", "threads"):
 				self._exceptions(value, mask)
+			elif key == "logentry" and isinstance(value, dict):
+				self._logentry(value, mask)
 			elif type(value) is str:
 				event[key] = self._string(value)
 			else:
@@ -341,6 +347,20 @@ class Scrubber(object):
 		if isinstance(attributes, dict):
 			self._dict(attributes, self._Mask)
 		return log
+
+	def _logentry(self, entry: dict, mask: int) -> None:
+		# A log line's arguments travel twice: formatted into the message and alone in `params`.
+		# Where the formatted message loses something, arguments it no longer shows are withheld.
+		formatted = entry.get("formatted")
+		params = entry.get("params")
+		for key, value in entry.items():
+			if key != "params":
+				entry[key] = self.scrub(value, mask)
+		if isinstance(params, list):
+			self._list(params, mask)
+			scrubbed = entry.get("formatted")
+			if isinstance(formatted, str) and scrubbed != formatted:
+				entry["params"] = [p if str(p) in scrubbed else FILTERED for p in params]
 
 	def _exceptions(self, container: typing.Any, mask: int) -> None:
 		values = container.get("values") if isinstance(container, dict) else None
