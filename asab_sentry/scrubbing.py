@@ -11,19 +11,19 @@ own `EventScrubber` is switched off (`DisabledEventScrubber`): there is no secon
 The rules:
 
 - A key is secret when its name, split into parts (`newPassword` -> `new_password`,
-  `X-Access-Token` -> `x_access_token`), contains one of `DENYLIST`, has one of `DENYLIST_PARTS`
-  as a whole part, or contains one of the `[sentry] scrub_fields` as whole parts; unless the whole
-  name is one of `[sentry] scrub_allow`. Case never matters. A secret key keeps its name and its
-  value becomes `[Filtered]`, whatever the value's type.
+`X-Access-Token` -> `x_access_token`), contains one of `DENYLIST`, has one of `DENYLIST_PARTS`
+as a whole part, or contains one of the `[sentry] scrub_fields` as whole parts; unless the whole
+name is one of `[sentry] scrub_allow`. Case never matters. A secret key keeps its name and its
+value becomes `[Filtered]`, whatever the value's type.
 - Keys naming the client's address (`PII_DENYLIST`: `X-Forwarded-For`, `Forwarded`, `X-Real-IP`,
-  `REMOTE_ADDR`, ...) are filtered the same way unless `send_default_pii`.
+`REMOTE_ADDR`, ...) are filtered the same way unless `send_default_pii`.
 - In every string: the userinfo of a URL (`https://user:pass@host`) becomes `[Filtered]`, and so
-  does the value of every `key=value` pair (query strings, form bodies, log lines) and every
-  `"key": "value"` pair (JSON or a dict's repr inside a string) whose key is secret.
+does the value of every `key=value` pair (query strings, form bodies, log lines) and every
+`"key": "value"` pair (JSON or a dict's repr inside a string) whose key is secret.
 - A request body kept as text is parsed (JSON, or a form) and scrubbed as data; text that cannot
-  be parsed and mentions a secret word is withheld. Bodies of binary or multipart content, bodies
-  over `[sentry] max_request_body_size`, and bodies on transactions (unless
-  `[sentry] transaction_request_bodies`) are left out.
+be parsed and mentions a secret word is withheld. Bodies of binary or multipart content, bodies
+over `[sentry] max_request_body_size`, and bodies on transactions (unless
+`[sentry] transaction_request_bodies`) are left out.
 - The user (`set_user`) is sent as given, except for secret keys.
 
 Key decisions are cached, so a key costs one dict lookup after the first time it is seen.
@@ -71,6 +71,8 @@ BODY_SIZE_LIMITS: typing.Dict[str, typing.Optional[int]] = {
 _SECRET = 1
 _PII = 2
 _CACHE_LIMIT = 10000
+_CACHED_STRING_LENGTH = 500
+_STRING_CACHE_LIMIT = 4096
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -156,6 +158,8 @@ class Scrubber(object):
 		# What is filtered where personal data is not allowed, and in the user (set as given).
 		self._Mask = _SECRET if send_default_pii else _SECRET | _PII
 		self._Decisions: typing.Dict[str, int] = {}
+		# Strings repeat (URLs, span descriptions, log lines): their results are kept, bounded.
+		self._Strings: typing.Dict[str, str] = {}
 
 	@classmethod
 	def from_config(cls, config) -> "Scrubber":
@@ -199,8 +203,19 @@ class Scrubber(object):
 
 	def scrub_string(self, value: str, mask: typing.Optional[int] = None) -> str:
 		"""A string with URL userinfo and the values of secret `key=value` / `"key": value` pairs filtered."""
-		if mask is None:
-			mask = self._Mask
+		if mask is None or mask == self._Mask:
+			cached = self._Strings.get(value)
+			if cached is not None:
+				return cached
+			result = self._scrub_string(value, self._Mask)
+			if len(value) <= _CACHED_STRING_LENGTH:
+				if len(self._Strings) >= _STRING_CACHE_LIMIT:
+					self._Strings.clear()
+				self._Strings[value] = result
+			return result
+		return self._scrub_string(value, mask)
+
+	def _scrub_string(self, value: str, mask: int) -> str:
 		if "://" in value and "@" in value:
 			value = _USERINFO.sub(r"\1" + FILTERED + "@", value)
 		if "=" in value:
@@ -269,43 +284,41 @@ class Scrubber(object):
 		return value
 
 	def _string(self, value: str, mask: typing.Optional[int] = None) -> str:
-		if "=" in value or ":" in value:
+		if "=" in value or "@" in value or "'" in value or "\"" in value:
 			return self.scrub_string(value, mask)
 		return value
+
+	# The walk: values are JSON types (the SDK has serialised the event), so exact type checks do.
+	# A string is looked at only when it has a character some rule needs (`=`, `@`, a quote).
 
 	def _dict(self, d: dict, mask: int) -> None:
 		decisions = self._Decisions
 		for key, value in d.items():
-			if type(key) is str:
-				decision = decisions.get(key)
-				if decision is None:
-					decision = self.decide(key)
-				if decision & mask:
-					d[key] = FILTERED
-					continue
+			decision = decisions.get(key)
+			if decision is None:
+				decision = self.decide(key) if type(key) is str else 0
+			if decision & mask:
+				d[key] = FILTERED
+				continue
 			kind = type(value)
 			if kind is str:
-				if "=" in value or ":" in value:
+				if "=" in value or "@" in value or "'" in value or "\"" in value:
 					d[key] = self.scrub_string(value, mask)
 			elif kind is dict:
 				self._dict(value, mask)
 			elif kind is list:
 				self._list(value, mask)
-			elif isinstance(value, (dict, list, str)):
-				d[key] = self.scrub(value, mask)
 
 	def _list(self, items: list, mask: int) -> None:
 		for i, value in enumerate(items):
 			kind = type(value)
 			if kind is str:
-				if "=" in value or ":" in value:
+				if "=" in value or "@" in value or "'" in value or "\"" in value:
 					items[i] = self.scrub_string(value, mask)
 			elif kind is dict:
 				self._dict(value, mask)
 			elif kind is list:
 				self._list(value, mask)
-			elif isinstance(value, (dict, list, str)):
-				items[i] = self.scrub(value, mask)
 
 	# -- events ---------------------------------------------------------------------------------
 
@@ -332,6 +345,13 @@ class Scrubber(object):
 				self._exceptions(value, mask)
 			elif key == "logentry" and isinstance(value, dict):
 				self._logentry(value, mask)
+			elif key == "breadcrumbs" and isinstance(value, dict) and isinstance(value.get("values"), list):
+				self._items(value["values"], mask, _CRUMB_KEYS)
+				for other in value:
+					if other != "values":
+						value[other] = self.scrub(value[other], mask)
+			elif key == "spans" and isinstance(value, list):
+				self._items(value, mask, _SPAN_KEYS)
 			elif type(value) is str:
 				event[key] = self._string(value)
 			else:
@@ -348,6 +368,31 @@ class Scrubber(object):
 			self._dict(attributes, self._Mask)
 		return log
 
+	def _items(self, items: list, mask: int, structural: typing.FrozenSet[str]) -> None:
+		# Breadcrumbs and spans: their ids, times, levels and kinds are the SDK's, not data.
+		decisions = self._Decisions
+		for item in items:
+			if type(item) is not dict:
+				self.scrub(item, mask)
+				continue
+			for key, value in item.items():
+				if key in structural:
+					continue
+				decision = decisions.get(key)
+				if decision is None:
+					decision = self.decide(key) if type(key) is str else 0
+				if decision & mask:
+					item[key] = FILTERED
+					continue
+				kind = type(value)
+				if kind is str:
+					if "=" in value or "@" in value or "'" in value or "\"" in value:
+						item[key] = self.scrub_string(value, mask)
+				elif kind is dict:
+					self._dict(value, mask)
+				elif kind is list:
+					self._list(value, mask)
+
 	def _logentry(self, entry: dict, mask: int) -> None:
 		# A log line's arguments travel twice: formatted into the message and alone in `params`.
 		# Where the formatted message loses something, arguments it no longer shows are withheld.
@@ -359,7 +404,7 @@ class Scrubber(object):
 		if isinstance(params, list):
 			self._list(params, mask)
 			scrubbed = entry.get("formatted")
-			if isinstance(formatted, str) and scrubbed != formatted:
+			if isinstance(formatted, str) and isinstance(scrubbed, str) and scrubbed != formatted:
 				entry["params"] = [p if str(p) in scrubbed else FILTERED for p in params]
 
 	def _exceptions(self, container: typing.Any, mask: int) -> None:
@@ -435,6 +480,11 @@ def _original_body_length(event: dict) -> typing.Optional[int]:
 		return None
 
 
+_CRUMB_KEYS = frozenset(("type", "category", "level", "timestamp"))
+_SPAN_KEYS = frozenset((
+	"trace_id", "span_id", "parent_span_id", "same_process_as_parent", "op", "status", "start_timestamp",
+	"timestamp", "origin", "exclusive_time", "hash",
+))
 _SKIPPED = frozenset(("sdk", "modules", "debug_meta", "_meta", "event_id", "timestamp", "start_timestamp", "type", "platform", "level"))
 
 

@@ -133,8 +133,10 @@ class TestEverywhere(object):
 
 	def test_transactions_and_spans(self, sentry_app):
 		s = sentry_app({"sentry": {"traces_sample_rate": "1"}})
-		_with_request({"url": "http://svc/login", "query_string": "password=q-pw&a=1", "method": "POST",
-			"headers": {"X-Auth-Token": "hdr-tok-1"}, "data": {"password": "body-pw"}})
+		_with_request({
+			"url": "http://svc/login", "query_string": "password=q-pw&a=1", "method": "POST",
+			"headers": {"X-Auth-Token": "hdr-tok-1"}, "data": {"password": "body-pw"},
+		})
 		with s.Service.transaction("http.server", "POST /login") as t:
 			t.set_data("token", "t-data")
 			with s.Service.span("http.client", "GET https://api.example/v1?api_key=span-key") as span:
@@ -155,8 +157,10 @@ class TestEverywhere(object):
 
 	def test_transaction_request_bodies_on(self, sentry_app):
 		s = sentry_app({"sentry": {"traces_sample_rate": "1", "transaction_request_bodies": "true"}})
-		_with_request({"url": "http://svc/login", "method": "POST", "headers": {"Content-Type": "application/json"},
-			"data": '{"password": "body-pw", "user": "joe"}'})
+		_with_request({
+			"url": "http://svc/login", "method": "POST", "headers": {"Content-Type": "application/json"},
+			"data": '{"password": "body-pw", "user": "joe"}',
+		})
 		with s.Service.transaction("http.server", "POST /login"):
 			pass
 		assert s.transactions()[0]["request"]["data"] == {"password": FILTERED, "user": "joe"}
