@@ -346,12 +346,12 @@ class Scrubber(object):
 			elif key == "logentry" and isinstance(value, dict):
 				self._logentry(value, mask)
 			elif key == "breadcrumbs" and isinstance(value, dict) and isinstance(value.get("values"), list):
-				self._items(value["values"], mask, _CRUMB_KEYS)
+				self._items(value["values"], mask, _CRUMB_KEYS, _CRUMB_DATA)
 				for other in value:
 					if other != "values":
 						value[other] = self.scrub(value[other], mask)
 			elif key == "spans" and isinstance(value, list):
-				self._items(value, mask, _SPAN_KEYS)
+				self._items(value, mask, _SPAN_KEYS, _SPAN_DATA)
 			elif type(value) is str:
 				event[key] = self._string(value)
 			else:
@@ -368,30 +368,35 @@ class Scrubber(object):
 			self._dict(attributes, self._Mask)
 		return log
 
-	def _items(self, items: list, mask: int, structural: typing.FrozenSet[str]) -> None:
-		# Breadcrumbs and spans: their ids, times, levels and kinds are the SDK's, not data.
-		decisions = self._Decisions
+	def _items(self, items: list, mask: int, structural: typing.FrozenSet[str], data_keys: typing.Tuple[str, ...]) -> None:
+		# Breadcrumbs and spans: their ids, times, levels and kinds are the SDK's, not data. When an
+		# item has only the SDK's keys, only its data keys are looked at; otherwise every other key.
+		known = structural.union(data_keys)
 		for item in items:
 			if type(item) is not dict:
 				self.scrub(item, mask)
 				continue
+			if item.keys() <= known:
+				for key in data_keys:
+					value = item.get(key)
+					kind = type(value)
+					if kind is dict:
+						self._dict(value, mask)
+					elif kind is str:
+						if "=" in value or "@" in value or "'" in value or "\"" in value:
+							item[key] = self.scrub_string(value, mask)
+					elif kind is list:
+						self._list(value, mask)
+				continue
 			for key, value in item.items():
 				if key in structural:
 					continue
-				decision = decisions.get(key)
-				if decision is None:
-					decision = self.decide(key) if type(key) is str else 0
-				if decision & mask:
+				if self.decide(key) & mask:
 					item[key] = FILTERED
-					continue
-				kind = type(value)
-				if kind is str:
-					if "=" in value or "@" in value or "'" in value or "\"" in value:
-						item[key] = self.scrub_string(value, mask)
-				elif kind is dict:
-					self._dict(value, mask)
-				elif kind is list:
-					self._list(value, mask)
+				elif type(value) is str:
+					item[key] = self._string(value, mask)
+				else:
+					self.scrub(value, mask)
 
 	def _logentry(self, entry: dict, mask: int) -> None:
 		# A log line's arguments travel twice: formatted into the message and alone in `params`.
@@ -485,6 +490,8 @@ _SPAN_KEYS = frozenset((
 	"trace_id", "span_id", "parent_span_id", "same_process_as_parent", "op", "status", "start_timestamp",
 	"timestamp", "origin", "exclusive_time", "hash",
 ))
+_CRUMB_DATA = ("message", "data")
+_SPAN_DATA = ("description", "data", "tags", "name")
 _SKIPPED = frozenset(("sdk", "modules", "debug_meta", "_meta", "event_id", "timestamp", "start_timestamp", "type", "platform", "level"))
 
 

@@ -138,6 +138,6 @@ def test_bugsink_stores_no_credential(bugsink, tmp_path):
 	logins = _login_events(stored)
 	assert len(logins) == 2
 	for event in logins:
-		assert event["request"]["query_string"] == "token=[Filtered]&password=[Filtered]&api_key=[Filtered]&page=1"
+		assert event["request"]["query_string"] == "token=[Filtered]&password=[Filtered]&api_key=[Filtered]&page=1", event["request"]
 	assert _leaks(stored) == []
 	assert privacy_app.ADDRESS not in json.dumps(stored)
