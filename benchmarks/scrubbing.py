@@ -7,9 +7,14 @@ Two measurements, rounds interleaved, medians kept (these machines are noisy):
 - scrub only: microseconds to scrub one event (each scrubber gets its own fresh copy of the same
 serialised event; copying is not timed). The SDK's scrubber both as sentry-sdk's default
 (`recursive=False`) and as asab-sentry used it before (`recursive=True`).
-- whole capture: microseconds per `capture_message` / transaction through the in-process app
-(`asab_sentry.testing.sentry_app`, MemoryTransport), once with asab-sentry's hooks, once with the
-hooks replaced by the SDK's `EventScrubber(recursive=True)`.
+- whole capture: microseconds per `capture_message` + transaction through the in-process app
+(`asab_sentry.testing.sentry_app`, MemoryTransport), with asab-sentry's hooks, with the hooks
+replaced by the SDK's `EventScrubber(recursive=True)`, and with no scrubbing at all.
+
+Times are CPU time of this process (`time.process_time`), so other load on the machine counts less.
+
+Each scrubber's result is checked too: how many of the credentials and addresses planted in the
+event are still in it afterwards.
 
 The events: an error event with a request (headers, query string, JSON body), `struct_data`, user,
 contexts, 100 breadcrumbs with data and a 20-frame stack trace with local variables; and a
@@ -34,11 +39,11 @@ def error_event() -> dict:
 	frames = [{
 		"filename": "app/module{}.py".format(i), "function": "handler{}".format(i), "lineno": 10 + i, "in_app": True,
 		"pre_context": ["\tx = {}".format(i)] * 5, "context_line": "\treturn work(request)", "post_context": ["\tpass"] * 5,
-		"vars": {"self": "<app.Handler object>", "request": "<Request POST /login>", "i": str(i), "password": "'hunter2'", "items": ["1", "2"]},
+		"vars": {"self": "<app.Handler object>", "request": "<Request POST /login>", "i": str(i), "password": "'frame-pw-1'", "items": ["1", "2"]},
 	} for i in range(20)]
 	crumbs = [{
 		"type": "default", "category": "app.orders", "level": "info", "timestamp": "2026-12-02T00:00:{:02d}Z".format(i % 60),
-		"message": "order {} processed".format(i), "data": {"struct_data": {"order_id": i, "carrier": "owl-post", "token": "t"}},
+		"message": "order {} processed".format(i), "data": {"struct_data": {"order_id": i, "carrier": "owl-post", "token": "crumb-tok-1"}},
 	} for i in range(100)]
 	return {
 		"event_id": "a" * 32, "timestamp": "2026-12-02T00:00:00Z", "level": "error", "platform": "python",
@@ -52,15 +57,15 @@ def error_event() -> dict:
 			"runtime": {"name": "CPython", "version": "3.11.7"},
 			"tenant": {"name": "hogwarts", "plan": "gold"},
 		},
-		"extra": {"struct_data": {"uuid": "d" * 32, "path": "/login", "status": 500, "X-Api-Key": "k", "User-Agent": "curl/8"}},
+		"extra": {"struct_data": {"uuid": "d" * 32, "path": "/login", "status": 500, "X-Api-Key": "sd-key-1", "X-Forwarded-For": "203.0.113.2", "User-Agent": "curl/8"}},
 		"request": {
-			"method": "POST", "url": "http://svc.example/login", "query_string": "next=%2Fhome&token=abc&page=2",
+			"method": "POST", "url": "http://svc.example/login", "query_string": "next=%2Fhome&token=q-tok-1&page=2",
 			"headers": {
 				"Host": "svc.example", "User-Agent": "curl/8", "Accept": "*/*", "Content-Type": "application/json",
-				"Content-Length": "64", "Authorization": "Bearer x", "Cookie": "session=y", "X-Forwarded-For": "203.0.113.1",
+				"Content-Length": "64", "Authorization": "Bearer hdr-bearer-1", "Cookie": "session=hdr-cookie-1", "X-Forwarded-For": "203.0.113.1",
 				"X-Request-Id": "r-1", "Accept-Encoding": "gzip",
 			},
-			"data": {"user": "joe", "password": "pw", "profile": {"name": "Joe", "newPassword": "pw2", "tags": ["a", "b"]}},
+			"data": {"user": "joe", "password": "body-pw-1", "profile": {"name": "Joe", "newPassword": "body-pw-2", "tags": ["a", "b"]}},
 			"env": {"REMOTE_ADDR": "203.0.113.1"},
 		},
 		"breadcrumbs": {"values": crumbs},
@@ -74,7 +79,7 @@ def transaction_event() -> dict:
 		"trace_id": "b" * 32, "span_id": "{:016x}".format(i), "parent_span_id": "c" * 16, "op": "db.query",
 		"description": "SELECT * FROM orders WHERE id = %s", "start_timestamp": "2026-12-02T00:00:00Z",
 		"timestamp": "2026-12-02T00:00:01Z", "status": "ok",
-		"data": {"db.system": "postgresql", "thread.id": "1", "thread.name": "MainThread", "url": "https://api.example/v1?page=2"},
+		"data": {"db.system": "postgresql", "thread.id": "1", "thread.name": "MainThread", "url": "https://api.example/v1?api_key=span-key-1&page=2"},
 	} for i in range(50)]
 	event = error_event()
 	for key in ("exception", "logentry", "breadcrumbs", "extra"):
@@ -83,14 +88,29 @@ def transaction_event() -> dict:
 	return event
 
 
+#: The credentials and addresses planted in the events above.
+SECRETS = (
+	"frame-pw-1", "crumb-tok-1", "sd-key-1", "203.0.113.", "q-tok-1", "hdr-bearer-1", "hdr-cookie-1", "body-pw-1",
+	"body-pw-2", "span-key-1",
+)
+
+
+def left_in_clear(scrub, event) -> int:
+	"""How many of the planted secrets are still in the event after `scrub`."""
+	event = json.loads(json.dumps(event))
+	scrub(event)
+	text = json.dumps(event, default=repr)
+	return sum(text.count(secret) for secret in SECRETS)
+
+
 def _median_us(fn, events, rounds):
 	results = []
 	for _ in range(rounds):
 		copies = [copy.deepcopy(e) for e in events]
-		started = time.perf_counter()
+		started = time.process_time()
 		for e in copies:
 			fn(e)
-		results.append((time.perf_counter() - started) / len(copies) * 1e6)
+		results.append((time.process_time() - started) / len(copies) * 1e6)
 	return statistics.median(results)
 
 
@@ -107,18 +127,25 @@ def scrub_only(rounds: int, per_round: int) -> dict:
 			columns["SDK EventScrubber"].append(_median_us(sdk.scrub_event, events, 1))
 			columns["SDK EventScrubber(recursive=True)"].append(_median_us(sdk_recursive.scrub_event, events, 1))
 		table[name] = {k: statistics.median(v) for k, v in columns.items()}
+		table[name + ": secrets left in clear"] = {
+			"asab-sentry Scrubber": left_in_clear(ours.scrub_event, event),
+			"SDK EventScrubber": left_in_clear(sdk.scrub_event, event),
+			"SDK EventScrubber(recursive=True)": left_in_clear(sdk_recursive.scrub_event, event),
+		}
 	return table
 
 
 def whole_capture(rounds: int, per_round: int) -> dict:
 	from asab_sentry.testing import sentry_app
 	from asab_sentry import uncaught
+	from asab_sentry.scrubbing import DisabledEventScrubber
 
 	event = error_event()
 	with sentry_app({"sentry": {"traces_sample_rate": "1"}}) as s:
 		options = sentry_sdk.get_client().options
 		ours = (options["before_send"], options["before_send_transaction"], options["event_scrubber"])
 		sdk = (lambda e, h: uncaught.dedupe(e, h), None, sentry_sdk.scrubber.EventScrubber(recursive=True))
+		nothing = (lambda e, h: uncaught.dedupe(e, h), None, DisabledEventScrubber())
 
 		def capture():
 			with sentry_sdk.isolation_scope() as scope:
@@ -134,14 +161,16 @@ def whole_capture(rounds: int, per_round: int) -> dict:
 							span.set_data("url", "https://api.example/v1?page=2")
 			s.Transport.Envelopes.clear()
 
-		columns = {"asab-sentry hooks": [], "SDK EventScrubber(recursive=True)": []}
-		for _ in range(rounds):
-			for name, hooks in (("asab-sentry hooks", ours), ("SDK EventScrubber(recursive=True)", sdk)):
+		setups = [("asab-sentry hooks", ours), ("SDK EventScrubber(recursive=True)", sdk), ("no scrubbing", nothing)]
+		columns: dict = {name: [] for name, _ in setups}
+		capture()  # warm up
+		for i in range(rounds):
+			for name, hooks in (setups if i % 2 == 0 else setups[::-1]):  # interleaved, alternating order
 				options["before_send"], options["before_send_transaction"], options["event_scrubber"] = hooks
-				started = time.perf_counter()
+				started = time.process_time()
 				for _ in range(per_round):
 					capture()
-				columns[name].append((time.perf_counter() - started) / per_round * 1e6)
+				columns[name].append((time.process_time() - started) / per_round * 1e6)
 		options["before_send"], options["before_send_transaction"], options["event_scrubber"] = ours
 	return {"capture_message (100 breadcrumbs) + transaction (20 spans)": {k: statistics.median(v) for k, v in columns.items()}}
 
@@ -152,7 +181,7 @@ def _print(title: str, table: dict) -> None:
 	print("| | " + " | ".join(columns) + " |")
 	print("|---" * (len(columns) + 1) + "|")
 	for row, values in table.items():
-		print("| {} | {} |".format(row, " | ".join("{:,.1f}".format(values[c]) for c in columns)))
+		print("| {} | {} |".format(row, " | ".join(("{:,.1f}" if isinstance(values[c], float) else "{}").format(values[c]) for c in columns)))
 
 
 def main(argv) -> dict:
@@ -161,7 +190,7 @@ def main(argv) -> dict:
 	rounds = numbers[0] if numbers else (3 if quick else 9)
 	scrub = scrub_only(rounds, 20 if quick else 200)
 	_print("Scrubbing one event", scrub)
-	capture = whole_capture(rounds, 5 if quick else 50)
+	capture = whole_capture(rounds, 5 if quick else 30)
 	_print("Capturing (scrubbing included)", capture)
 	return {"scrub": scrub, "capture": capture}
 
