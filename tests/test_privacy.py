@@ -324,7 +324,8 @@ class TestDsnMasked(object):
 		assert "data_source_name" in message and "is not a valid DSN" in message and "\n" not in message
 		assert "k3y" not in message and "pa55" not in message
 
-	def test_repr_log_lines_and_delivery_summary(self, sentry_app, caplog):
+	def test_repr_log_lines_and_delivery_summary(self, sentry_app, caplog, capfd):
+		"""With sentry-sdk's debug output on: the log records, the console, repr() and what is sent."""
 		caplog.set_level(logging.DEBUG)
 		s = sentry_app({"sentry": {"data_source_name": "http://k3y0123456789:pa55@127.0.0.1:9/42", "debug": "true"}})
 		assert "k3y0123456789" not in repr(s.Service.Config) and "***" in repr(s.Service.Config)
@@ -336,8 +337,21 @@ class TestDsnMasked(object):
 		assert "Sentry delivery:" in caplog.text and "Sentry reports to http://***@127.0.0.1:9/42" in caplog.text
 		assert "k3y0123456789" not in caplog.text and "pa55" not in caplog.text
 		assert "k3y0123456789" not in _sent(s)
+		assert any(r.name == "sentry_sdk.errors" and r.levelno == logging.DEBUG for r in caplog.records)  # debug output was on
+		out, err = capfd.readouterr()
+		assert "k3y0123456789" not in out + err and "pa55" not in out + err
 
 	def test_dsn_in_a_message_is_masked(self, sentry_app):
 		s = sentry_app()
 		s.Service.capture_message("cannot reach https://k3y0123@sentry.example/42")
 		assert s.events()[0]["message"] == "cannot reach https://[Filtered]@sentry.example/42"
+
+
+@pytest.mark.parametrize("dsn", ["https//s3cr3tk3y@host.example/42", "s3cr3tk3y@host.example/42", "https://s3cr3tk3y:pa55w0rd@[::1:99999/42"])
+def test_malformed_dsn_at_start_is_one_line_without_the_key(run_app, dsn):
+	"""The real start-up path: exit code 1, one line on stderr, the key shown as ***."""
+	run = run_app("message", config="[sentry]\ndata_source_name={}\n".format(dsn))
+	assert run.returncode == 1
+	lines = [line for line in run.stderr.splitlines() if line.strip()]
+	assert len(lines) == 1 and "data_source_name" in lines[0] and "***" in lines[0], run.stderr
+	assert "s3cr3tk3y" not in run.stderr + run.stdout and "pa55w0rd" not in run.stderr + run.stdout
