@@ -378,7 +378,7 @@ class Scrubber(object):
 				continue
 			if item.keys() <= known:
 				for key in data_keys:
-					value = item.get(key)
+					value: typing.Any = item.get(key)
 					kind = type(value)
 					if kind is dict:
 						self._dict(value, mask)
