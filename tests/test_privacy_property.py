@@ -18,6 +18,7 @@ import sentry_sdk
 from asab_sentry.testing import sentry_app
 
 L = logging.getLogger("privacy.property")
+L.propagate = False  # the SDK sees the records (it hooks `callHandlers`); the console does not print 10,000 lines
 
 EXAMPLES = int(__import__("os").environ.get("PRIVACY_EXAMPLES", "10000"))
 FILTERED = "[Filtered]"
