@@ -8,6 +8,7 @@ import logging
 import typing
 
 import sentry_sdk
+import sentry_sdk.consts
 import sentry_sdk.integrations.aiohttp
 import sentry_sdk.integrations.asyncio
 import sentry_sdk.scope
@@ -62,9 +63,12 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		event_scrubber=DisabledEventScrubber(),  # the one scrubber is `scrubber`, below
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
 		before_send_transaction=lambda event, hint: _scrubbed(scrubber, event),
-		before_send_log=lambda log, hint: _scrubbed_log(scrubber, log),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
+	# Sentry Logs are off (logging_bridge), but should they be turned on they are scrubbed too.
+	# A top-level option only in recent sentry-sdk 2.x releases; older ones would refuse it.
+	if "before_send_log" in sentry_sdk.consts.DEFAULT_OPTIONS:
+		options["before_send_log"] = lambda log, hint: _scrubbed_log(scrubber, log)
 	options["transport"] = transport
 	sentry_sdk.init(**options)
 	if config.open_log_level:
