@@ -1,7 +1,9 @@
 """
 The privacy property: random nested payloads with secrets planted under random spellings of
-denylisted keys, at random depths, in every place of an event and a transaction, go through the
-real pipeline (asab-sentry's SentryService, sentry-sdk's scopes, logging integration, serialiser
+denylisted keys, at random depths, in every place of an event and a transaction (extra,
+struct_data, contexts, user, tags, a breadcrumb's data, the request's body, headers, query string
+and URL, the log message and its arguments, the exception's message and frame variables, a span's
+data and description, the transaction's request) go through the real pipeline (asab-sentry's SentryService, sentry-sdk's scopes, logging integration, serialiser
 and hooks, the envelope's wire form in a MemoryTransport): no planted secret arrives, and every
 other value arrives unchanged.
 """
@@ -160,7 +162,7 @@ class Draw(object):
 			else:
 				query.append((self.safe_key(), "".join(rng.choice("abcdefghij0123456789") for _ in range(rng.randint(0, 8)))))
 		tag = (self.secret_key(), self.secret())
-		message = (self.secret_key(), self.secret())
+		message = (self.secret_key(), self.secret(), "{}={}".format(self.secret_key(), self.secret()))
 		return self.Secrets, payload, headers, safe_headers, query, tag, message
 
 
@@ -180,6 +182,14 @@ def plain(value):
 	if isinstance(value, list):
 		return [plain(v) for v in value]
 	return value
+
+
+def _raised(message: str) -> RuntimeError:
+	"""An exception whose traceback has one frame, with `message` as its only argument."""
+	try:
+		raise RuntimeError(message)
+	except RuntimeError as e:
+		return e
 
 
 def _query(pairs, filtered: bool) -> str:
@@ -214,7 +224,11 @@ def test_no_planted_secret_arrives_and_the_rest_is_unchanged():
 				s.Service.set_user({"id": "u-1", "planted": plain(payload)})
 				s.Service.set_tag(str(tag[0])[:32], tag[1])
 				s.Service.add_breadcrumb(category="planted", message="crumb", data=plain(payload))
-				L.error("failed %s=%s", str(message[0]), message[1], extra={"planted": plain(payload)}, struct_data=plain(payload))
+				error = _raised(message[2])
+				L.error(
+					"failed %s=%s", str(message[0]), message[1], exc_info=(RuntimeError, error, error.__traceback__),
+					extra={"planted": plain(payload)}, struct_data=plain(payload),
+				)
 				with s.Service.transaction("http.server", "POST /path"):
 					with s.Service.span("http.client", "GET https://api.example/x?" + _query(query, False)) as span:
 						span.set_data("planted", plain(payload))
@@ -239,6 +253,11 @@ def test_no_planted_secret_arrives_and_the_rest_is_unchanged():
 			assert event["request"]["url"] == "http://svc.example/path?" + _query(query, True)
 			assert event["request"]["headers"] == dict({str(k): FILTERED for k in headers}, **safe_headers)
 			assert event["tags"][str(tag[0])[:32]] == FILTERED
+			scrubbed_message = message[2].split("=")[0] + "=" + FILTERED
+			exception = event["exception"]["values"][-1]
+			assert exception["value"] == scrubbed_message
+			assert exception["stacktrace"]["frames"][-1]["vars"]["message"] == "'{}'".format(scrubbed_message)
+			assert event["logentry"]["formatted"] == "failed {}={}".format(message[0], FILTERED)
 			transaction, = transactions
 			assert "data" not in transaction["request"]
 			assert transaction["request"]["headers"] == event["request"]["headers"]
