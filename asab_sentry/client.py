@@ -9,6 +9,7 @@ import typing
 
 import sentry_sdk
 import sentry_sdk.integrations
+import sentry_sdk.consts
 import sentry_sdk.integrations.aiohttp
 import sentry_sdk.integrations.asyncio
 import sentry_sdk.scope
@@ -25,7 +26,7 @@ from . import transport as delivery
 from .config import ConfigError, SentryConfig
 from .spool import SpoolError
 from .stats import DeliveryStats
-from .scrubbing import Scrubber
+from .scrubbing import DisabledEventScrubber, Scrubber
 
 L = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 			transport = delivery.build({"dsn": config.dsn}, config.spool_dir, config.spool_max_size, stats)
 		except SpoolError as e:
 			raise ConfigError("[sentry] spool_dir = '{}': {}".format(config.spool_dir, e)) from None
-	scrubber = Scrubber(config.send_default_pii)
+	scrubber = Scrubber.from_config(config)
 	user_filter = filtering.install(config.ignore_errors)
 	try:
 		extra_integrations = known_integrations.build(config.integrations, {name: dict(kw) for name, kw in config.integration_options})
@@ -77,9 +78,11 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		disabled_integrations=known_integrations.disabled(config.disabled_integrations) + [sentry_sdk.integrations.aiohttp.AioHttpIntegration],
 		sample_rate=config.sample_rate,
 		max_breadcrumbs=config.max_breadcrumbs,
-		event_scrubber=scrubber.EventScrubber,
+		max_request_body_size=config.max_request_body_size,
+		event_scrubber=DisabledEventScrubber(),  # the one scrubber is `scrubber`, below
+		# asab-sentry's preparation and scrubbing first, then the user's own processors
 		before_send=lambda event, hint: user_filter.before_send(lambda e, h: _before_send(scrubber, e, h), event, hint),
-		before_send_transaction=user_filter.before_send_transaction,
+		before_send_transaction=lambda event, hint: user_filter.before_send_transaction(_scrubbed(scrubber, event), hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	if config.trace_propagation_targets is not None:
@@ -87,6 +90,10 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	options.update(profiling.options(config.profiles_sample_rate))
 	if config.enable_logs:
 		options["enable_logs"] = True
+	# Sentry Logs are scrubbed too. A top-level option only in recent sentry-sdk 2.x releases;
+	# older ones would refuse it.
+	if "before_send_log" in sentry_sdk.consts.DEFAULT_OPTIONS:
+		options["before_send_log"] = lambda log, hint: _scrubbed_log(scrubber, log)
 	options["transport"] = transport
 	_sdk.install_fast_transaction_serializer()
 	try:
@@ -147,10 +154,31 @@ def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional
 	try:
 		if not event.get("release"):
 			event.pop("release", None)
-		scrubber.scrub_request(event)
-		return uncaught.dedupe(event, hint)
+		if uncaught.dedupe(event, hint) is None:
+			return None
 	except Exception as e:
-		# Never lose the event to a bug here; drop only what might not have been scrubbed.
-		L.warning("Cannot prepare an event for Sentry ({!r}); its request data is left out.".format(e))
-		event.pop("request", None)
-		return event
+		L.warning("Cannot prepare an event for Sentry ({!r}).".format(e))
+	return _scrubbed(scrubber, event)
+
+
+# What is kept of an event the scrubber failed on: nothing that can carry data.
+_SAFE_KEYS = ("event_id", "timestamp", "start_timestamp", "type", "level", "platform", "release", "environment", "server_name", "sdk")
+
+
+def _scrubbed(scrubber: Scrubber, event: dict) -> dict:
+	try:
+		return scrubber.scrub_event(event)
+	except Exception as e:
+		# Never send what might not be scrubbed; keep a trace that something happened.
+		L.warning("Cannot scrub an event for Sentry ({!r}); only its type and time are sent.".format(e))
+		safe = {key: event[key] for key in _SAFE_KEYS if key in event}
+		safe["message"] = "asab-sentry could not scrub this event; its content is withheld"
+		return safe
+
+
+def _scrubbed_log(scrubber: Scrubber, log: dict) -> typing.Optional[dict]:
+	try:
+		return scrubber.scrub_log(log)
+	except Exception as e:
+		L.warning("Cannot scrub a log for Sentry ({!r}); it is not sent.".format(e))
+		return None

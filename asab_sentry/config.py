@@ -34,7 +34,13 @@ LOG_LEVELS: typing.Dict[str, int] = {
 
 _TRUE = frozenset(("1", "yes", "true", "on"))
 _FALSE = frozenset(("0", "no", "false", "off"))
-_DSN_KEY = re.compile(r"(?<=://)[^@/]*(?=@)")
+# Everything before the `@` of the authority (after `//` when there is one): `https://KEY@host`,
+# `https//KEY@host`, `KEY:PASS@host`, `https:/KEY@host`; a `@` after `?` or `#` is not the key's.
+_DSN_KEY = re.compile(r"^(?P<prefix>[^@]*?//)?(?P<key>[^?#]*)@")
+# A query parameter that may carry a credential (`?sentry_key=...`, `&secret=...`).
+_DSN_QUERY_SECRET = re.compile(r"([?&][^=&#]*(?:key|secret|token|pass|auth|sig)[^=&#]*=)[^&#]*", re.IGNORECASE)
+_NAME_LIST = re.compile(r"[,\s]+")
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 DEFAULT_SPOOL_MAX_SIZE = 100 * 1024 * 1024
@@ -59,15 +65,24 @@ def mask_dsn(dsn: str) -> str:
 		dsn: A DSN, well-formed or not.
 
 	Returns:
-		The DSN with everything between `://` and `@` replaced by `***`.
+		The DSN with its key (and password part, if any) replaced by `***`: everything between the
+		scheme's `//` (or the start, when there is none) and the last `@` before the query. Works
+		for malformed DSNs too (`https//key@host/1`, `key@host/1`, `https:/key@host/1`).
 
 	Examples:
 	```python
 	>>> mask_dsn("https://abc123@o1.ingest.sentry.io/42")
 	'https://***@o1.ingest.sentry.io/42'
+	>>> mask_dsn("abc123:pw@[::1]:9000/42?timeout=5")
+	'***@[::1]:9000/42?timeout=5'
 	```
 	"""
-	return _DSN_KEY.sub("***", dsn)
+	m = _DSN_KEY.match(dsn)
+	if m is not None:
+		dsn = (m.group("prefix") or "") + "***" + dsn[m.end("key"):]
+	if "?" in dsn:
+		dsn = _DSN_QUERY_SECRET.sub(r"\1***", dsn)
+	return dsn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +96,7 @@ class SentryConfig:
 	that level are then made even where ASAB's log level would not make them (see `logging_bridge`).
 	"""
 
-	dsn: str = ""
+	dsn: str = dataclasses.field(default="", repr=False)  # repr() shows `masked_dsn`
 	enabled: bool = True
 	environment: str = "not specified"
 	release: typing.Optional[str] = None
@@ -96,6 +111,10 @@ class SentryConfig:
 	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
 	ignore_transactions: typing.Tuple[str, ...] = ()
 	trace_propagation_targets: typing.Optional[typing.Tuple[str, ...]] = None
+	scrub_fields: typing.Tuple[str, ...] = ()
+	scrub_allow: typing.Tuple[str, ...] = ()
+	max_request_body_size: str = "medium"
+	transaction_request_bodies: bool = False
 	identity: Identity = dataclasses.field(default_factory=Identity)
 	profiles_sample_rate: float = 0.0
 	integrations: typing.Tuple[str, ...] = ()
@@ -107,6 +126,10 @@ class SentryConfig:
 	sample_rate: float = 1.0
 	max_breadcrumbs: int = DEFAULT_MAX_BREADCRUMBS
 	integration_options: typing.Tuple[typing.Tuple[str, typing.Tuple[typing.Tuple[str, typing.Any], ...]], ...] = ()
+
+	def __repr__(self) -> str:
+		fields = ", ".join("{}={!r}".format(f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if f.repr)
+		return "SentryConfig(dsn={!r}, {})".format(self.masked_dsn, fields)
 
 	@property
 	def active(self) -> bool:
@@ -166,6 +189,12 @@ class SentryConfig:
 			spool_max_size=spool_max_size,
 			ignore_transactions=r.get_list("sentry", "ignore_transactions", "SENTRY_IGNORE_TRANSACTIONS"),
 			trace_propagation_targets=r.get_patterns("sentry", "trace_propagation_targets", "SENTRY_TRACE_PROPAGATION_TARGETS"),
+			scrub_fields=r.get_names("sentry", "scrub_fields", "SENTRY_SCRUB_FIELDS"),
+			scrub_allow=r.get_names("sentry", "scrub_allow", "SENTRY_SCRUB_ALLOW"),
+			max_request_body_size=r.get_choice(
+				"sentry", "max_request_body_size", "SENTRY_MAX_REQUEST_BODY_SIZE", ("never", "small", "medium", "always"), "medium",
+			),
+			transaction_request_bodies=r.get_bool("sentry", "transaction_request_bodies", "SENTRY_TRANSACTION_REQUEST_BODIES", False),
 			identity=identity,
 			profiles_sample_rate=r.get_rate("sentry", "profiles_sample_rate", "SENTRY_PROFILES_SAMPLE_RATE", 0.0),
 			integrations=integrations,
@@ -185,8 +214,13 @@ def _check_dsn(dsn: str) -> None:
 		parsed = sentry_sdk.utils.Dsn(dsn)
 		parsed.port  # noqa: B018 -- urlsplit validates the port lazily
 	except Exception as e:
+		masked = mask_dsn(dsn)
+		reason = str(e)
+		m = _DSN_KEY.match(dsn)
+		if m is not None and m.group("key"):
+			reason = reason.replace(m.group("key"), "***")  # the SDK's message may quote a part of it
 		raise ConfigError(
-			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(mask_dsn(dsn), e)
+			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(masked, reason)
 		) from None
 
 
@@ -305,6 +339,21 @@ class _Reader(object):
 			except re.error as e:
 				raise ConfigError(self.describe(section, key, pattern, "comma-separated regular expressions ({})".format(e)))
 		return patterns
+	def get_names(self, section: str, key: str, env_name: str) -> typing.Tuple[str, ...]:
+		raw = self.get(section, key, env_name)
+		names = tuple(n for n in _NAME_LIST.split(raw) if n)
+		for name in names:
+			if _FIELD_NAME.match(name) is None or not any(c.isalnum() for c in name):
+				raise ConfigError(self.describe(section, key, raw, "key names (letters, digits, _ . -) separated by commas or spaces"))
+		return names
+
+	def get_choice(self, section: str, key: str, env_name: str, choices: typing.Sequence[str], default: str) -> str:
+		raw = self.get(section, key, env_name)
+		if raw == "":
+			return default
+		if raw.lower() not in choices:
+			raise ConfigError(self.describe(section, key, raw, "one of " + ", ".join(choices)))
+		return raw.lower()
 
 	def get_level(self, section: str, key: str, default: str) -> int:
 		raw = self.get(section, key, None, default)
