@@ -42,9 +42,10 @@ class TestWebRequestStored(object):
 		request = event["request"]
 		assert request["method"] == "POST"
 		assert request["url"].endswith("/fail") and "?" not in request["url"]
-		assert request["query_string"].startswith("n=3&password=") and request["query_string"].endswith("&page=2")
+		assert request["query_string"] == "n=3&password=[Filtered]&page=2"
+		assert request["headers"]["X-Api-Key"] == "[Filtered]" and request["headers"]["X-Auth-Token"] == "[Filtered]"
 		assert request["headers"]["Content-Type"] == "application/json"
-		assert request["data"]["order"] == 42
+		assert request["data"] == {"order": 42, "newPassword": "[Filtered]"}
 		assert event["exception"]["values"][-1]["mechanism"]["handled"] is False
 		assert "env" not in request  # no client address without send_default_pii
 
@@ -98,5 +99,5 @@ class TestStoredByBugsink(object):
 		assert post["request"]["headers"]["Cookie"] == "[Filtered]"
 		assert post["request"]["data"] == {"password": "[Filtered]", "user": "joe"}
 		everything = json.dumps(stored)
-		for secret in ("secret-token-123", "secret-cookie-456", "secret-password-789", "hunter2"):
+		for secret in ("secret-token-123", "secret-cookie-456", "secret-password-789", "hunter2", "secret-query-321", "secret-apikey-654", "secret-authtoken-987", "secret-json-135"):
 			assert secret not in everything
