@@ -9,7 +9,7 @@ import typing
 
 import sentry_sdk
 import sentry_sdk.integrations.aiohttp
-import sentry_sdk.integrations.asyncio
+import sentry_sdk.integrations.dedupe
 import sentry_sdk.scope
 
 from . import logging_bridge
@@ -58,6 +58,10 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 			logging_bridge.integration(config.breadcrumbs_level, config.events_level),
 			sentry_sdk.integrations.aiohttp.AioHttpIntegration(),
 		],
+		# The SDK's dedupe drops a second event for the same exception object in one context; the
+		# rule here is one event per site (uncaught.py), so five tasks failing on one shared
+		# exception are five events.
+		disabled_integrations=[sentry_sdk.integrations.dedupe.DedupeIntegration()],
 		event_scrubber=scrubber.EventScrubber,
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
@@ -80,7 +84,6 @@ def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:
 	in one task never shows on another's events), and an exception that escapes a task or reaches
 	the loop's exception handler is sent once.
 	"""
-	sentry_sdk.integrations.asyncio.enable_asyncio_integration(task_spans=False)
 	uncaught.install_loop_handler(loop)
 
 

@@ -5,19 +5,26 @@ NOTICE level mapped to a level Sentry knows, and ASAB's `struct_data` carried ov
 Built on sentry-sdk's `LoggingIntegration`; this module only adds what ASAB needs on top of it.
 """
 
-import contextlib
 import logging
-import threading
 import typing
 
 import sentry_sdk.integrations.logging
 
+from . import uncaught
+
 L = logging.getLogger(__name__)
 
-#: Loggers whose records never reach Sentry (an fnmatch pattern): the plugin's own complaints.
-OWN_LOGGERS = "asab_sentry*"
-
-_Suppressed = threading.local()
+#: The one list of loggers whose records never become events (nor breadcrumbs), with their
+#: children: the plugin's own complaints; the SDK's and urllib3's records about sending (as events
+#: they would feed themselves: each upload logs, each log line is uploaded); aiohttp's server
+#: loggers, which log a handler's exception that the web instrumentation already sent, and its
+#: client internals; asyncio's own logger (debug-mode warnings; under ASAB uncaught exceptions are
+#: reported through the loop's exception handler, structured).
+NEVER_EVENTS = (
+	"asab_sentry", "sentry_sdk", "urllib3",
+	"aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.client", "aiohttp.internal",
+	"asyncio",
+)
 
 
 def integration(breadcrumbs_level: int, events_level: int) -> sentry_sdk.integrations.logging.LoggingIntegration:
@@ -28,7 +35,9 @@ def integration(breadcrumbs_level: int, events_level: int) -> sentry_sdk.integra
 		breadcrumbs_level: Records at or above it become breadcrumbs.
 		events_level: Records at or above it become events.
 	"""
-	sentry_sdk.integrations.logging.ignore_logger(OWN_LOGGERS)
+	for name in NEVER_EVENTS:
+		sentry_sdk.integrations.logging.ignore_logger(name)
+		sentry_sdk.integrations.logging.ignore_logger(name + ".*")
 	# Sentry Logs (sentry_logs_level) stay off: a per-record cost for a feature not enabled here.
 	return sentry_sdk.integrations.logging.LoggingIntegration(level=breadcrumbs_level, event_level=events_level, sentry_logs_level=None)
 
@@ -62,16 +71,6 @@ def struct_data(record: logging.LogRecord) -> typing.Optional[dict]:
 	return data if isinstance(data, dict) and len(data) > 0 else None
 
 
-@contextlib.contextmanager
-def no_events():
-	"""Within the block, log records of this thread become breadcrumbs only, never events."""
-	_Suppressed.active = True
-	try:
-		yield
-	finally:
-		_Suppressed.active = False
-
-
 def event_processor(event: dict, hint: dict) -> typing.Optional[dict]:
 	"""
 	Fix up an event made from a log record: a valid level, and `struct_data` under `extra`.
@@ -81,8 +80,8 @@ def event_processor(event: dict, hint: dict) -> typing.Optional[dict]:
 	record = hint.get("log_record") if hint else None
 	if record is None:
 		return event
-	if getattr(_Suppressed, "active", False):
-		return None
+	if uncaught.suppressed() or (record.exc_info and uncaught.reported_in_this_flow(record.exc_info[1])):
+		return None  # about an exception already sent as unhandled in this flow
 	event["level"] = sentry_level(record.levelno)
 	_carry_struct_data(record, event.setdefault("extra", {}))
 	return event
