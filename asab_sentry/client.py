@@ -64,6 +64,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		disabled_integrations=[sentry_sdk.integrations.dedupe.DedupeIntegration()],
 		event_scrubber=scrubber.EventScrubber,
 		before_send=lambda event, hint: _before_send(scrubber, event, hint),
+		before_send_transaction=_before_send_transaction,
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	options["transport"] = transport
@@ -104,6 +105,12 @@ def limit_exit_wait(seconds: float) -> None:
 	client = sentry_sdk.get_client()
 	if client.is_active():
 		client.options["shutdown_timeout"] = seconds
+
+
+def _before_send_transaction(event: dict, hint: dict) -> typing.Optional[dict]:
+	if not event.get("release"):
+		event.pop("release", None)  # "" (set to keep the SDK from guessing) is invalid for Sentry
+	return event
 
 
 def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional[dict]:
