@@ -182,7 +182,7 @@ def sentry_app(
 	saved_config = {section: dict(asab.Config.items(section, raw=True)) for section in asab.Config.sections()}
 	saved_environ = dict(os.environ)
 	root = logging.getLogger()
-	saved_levels = (root.level, [(h, h.level) for h in root.handlers])
+	saved_levels = (root.level, [(h, h.level, list(h.filters)) for h in root.handlers])
 	cls = app_class or HarnessApplication
 
 	sections = {name: dict(values) for name, values in (config or {}).items()}
@@ -218,5 +218,6 @@ def sentry_app(
 		os.environ.clear()
 		os.environ.update(saved_environ)
 		root.setLevel(saved_levels[0])
-		for handler, level in saved_levels[1]:
+		for handler, level, filters in saved_levels[1]:
 			handler.setLevel(level)
+			handler.filters[:] = filters
