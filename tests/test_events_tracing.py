@@ -117,10 +117,9 @@ class TestTrueDurations(object):
 					t.set_tag("who", name)
 					await asyncio.sleep(seconds)
 
-			long = asyncio.ensure_future(work("long", 0.3))
+			short = asyncio.ensure_future(work("short", 0.05))  # enters first, leaves first
 			await asyncio.sleep(0.01)
-			await work("short", 0.01)
-			await long
+			await asyncio.gather(work("long", 0.3), short)
 
 		s.run(main)
 		durations = {t["tags"]["who"]: _duration(t) for t in s.transactions()}
