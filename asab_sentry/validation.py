@@ -13,10 +13,10 @@ import typing
 
 L = logging.getLogger(__name__)
 
-ENVIRONMENT_MAX_LENGTH = 64
-RELEASE_MAX_LENGTH = 200
-_ENVIRONMENT_BAD = "\n\r\f\t\v/"
-_RELEASE_BAD = "\n\r\f\t\v/\\"
+ENVIRONMENT_MAX_LENGTH = 64  # bytes of UTF-8, after trimming white space
+RELEASE_MAX_LENGTH = 200  # bytes of UTF-8, after trimming white space
+_BAD_CHARACTERS = frozenset([chr(c) for c in range(0x20)] + ["\x7f", "/", "\\"])
+
 
 #: Breadcrumb and event levels Relay knows, and the names asab-sentry maps onto them.
 LEVELS = {
@@ -37,27 +37,25 @@ _USER_STRINGS = ("email", "username", "name", "segment")
 
 def environment_error(value: str) -> typing.Optional[str]:
 	"""Why Sentry would reject `value` as an environment, or None when it is valid."""
-	if value.strip() == "":
-		return "a non-empty name"
-	if len(value) > ENVIRONMENT_MAX_LENGTH:
-		return "at most {} characters, not {}".format(ENVIRONMENT_MAX_LENGTH, len(value))
-	if any(c in value for c in _ENVIRONMENT_BAD):
-		return "no '/', newline or tab"
-	if value.lower() in ("none", ".", ".."):
-		return "a name other than 'none', '.' and '..'"
-	return None
+	return _name_error(value, ENVIRONMENT_MAX_LENGTH, ("none", ".", ".."))
 
 
 def release_error(value: str) -> typing.Optional[str]:
-	"""Why Sentry would reject `value` as a release, or None when it is valid."""
-	if value.strip() == "":
-		return "a non-empty release"
-	if len(value) > RELEASE_MAX_LENGTH:
-		return "at most {} characters, not {}".format(RELEASE_MAX_LENGTH, len(value))
-	if any(c in value for c in _RELEASE_BAD):
-		return "no '/', '\\', newline or tab (e.g. MyApp@1.2.3)"
-	if value.lower() in ("latest", ".", ".."):
-		return "a release other than 'latest', '.' and '..'"
+	"""Why Sentry would reject `value` as a release, or None when it is valid (e.g. MyApp@1.2.3)."""
+	return _name_error(value, RELEASE_MAX_LENGTH, ("latest", ".", ".."))
+
+
+def _name_error(value: str, max_bytes: int, reserved: typing.Tuple[str, ...]) -> typing.Optional[str]:
+	text = value.strip()
+	if text == "":
+		return "a non-empty value"
+	size = len(text.encode("utf-8", "surrogatepass"))
+	if size > max_bytes:
+		return "at most {} bytes of UTF-8, not {}".format(max_bytes, size)
+	if any(c in _BAD_CHARACTERS for c in text):
+		return "no '/', '\\' or control characters (newline, tab, ...)"
+	if text.lower() in reserved:
+		return "a value other than {}".format(", ".join("'{}'".format(r) for r in reserved))
 	return None
 
 

@@ -77,7 +77,7 @@ class TestOneLineAtStart(object):
 		("[sentry]\ndata_source_name=http://s3cr3tkey@[::1]:9000/1\n", {}, "'http://***@[::1]:9000/1' has an IPv6 address as its host"),
 		("[sentry]\nenvironment=prod/eu\n", {"SENTRY_DSN": "http://key@127.0.0.1:9/1"}, "[sentry] environment = 'prod/eu' is invalid; expected no '/'"),
 		("[sentry]\n", {"SENTRY_DSN": "http://key@127.0.0.1:9/1", "SENTRY_RELEASE": "feature/x-1.2"}, "SENTRY_RELEASE = 'feature/x-1.2' (for [sentry] release) is invalid"),
-		("[sentry]\n", {"SENTRY_DSN": "http://key@127.0.0.1:9/1", "SENTRY_ENVIRONMENT": "e" * 65}, "expected at most 64 characters"),
+		("[sentry]\n", {"SENTRY_DSN": "http://key@127.0.0.1:9/1", "SENTRY_ENVIRONMENT": "e" * 65}, "expected at most 64 bytes of UTF-8"),
 	])
 	def test_one_line(self, run_app, config, env, message):
 		run = run_app("message", config=config, **env)
