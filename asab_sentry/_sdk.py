@@ -33,7 +33,7 @@ def reset_scopes() -> None:
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
 
 
-def event_from_exception(exc: BaseException, mechanism: dict) -> typing.Tuple[dict, dict]:
+def event_from_exception(exc: BaseException, mechanism: dict) -> typing.Tuple[typing.Any, typing.Dict[str, typing.Any]]:
 	"""
 	A structured event (and its hint) for `exc` with the given mechanism.
 

@@ -93,7 +93,7 @@ class Timing(object):
 		self._Active.setdefault(_flow(), []).append(span)
 		return span
 
-	def __exit__(self, exc_type, exc, tb) -> bool:
+	def __exit__(self, exc_type, exc, tb) -> "typing.Literal[False]":
 		stack = self._Active.get(_flow())
 		span = stack.pop() if stack else None
 		if span is not None:
@@ -110,7 +110,7 @@ class Timing(object):
 	async def __aenter__(self):
 		return self.__enter__()
 
-	async def __aexit__(self, exc_type, exc, tb) -> bool:
+	async def __aexit__(self, exc_type, exc, tb) -> "typing.Literal[False]":
 		return self.__exit__(exc_type, exc, tb)
 
 	def __call__(self, function):
