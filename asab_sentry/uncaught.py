@@ -144,6 +144,11 @@ def _install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
 
 	def factory(loop, coro, **kwargs):
 		wrapped = _watch(coro, _is_main(coro))
+		try:  # task reprs and asyncio's messages name the service's coroutine, not the wrapper
+			wrapped.__name__ = coro.__name__
+			wrapped.__qualname__ = coro.__qualname__
+		except Exception:
+			pass
 		if previous is not None:
 			return previous(loop, wrapped, **kwargs)
 		return asyncio.Task(wrapped, loop=loop, **kwargs)
