@@ -43,7 +43,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 	# returns): the lock stays held, and the cleanup's Popen.wait() then waits for it forever.
 	# That was the occasional 60 s hang of the Ctrl-C test on Python 3.13.
 	STOP.clear()
-	previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+	for sig in (signal.SIGINT, signal.SIGTERM):
+		signal.signal(sig, _request_stop)
 	server = None
 	app = None
 	try:
@@ -105,8 +106,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 		if server is not None:
 			server.stop()
 		_say("Stopped.")
-		for sig, handler in previous.items():
-			signal.signal(sig, handler)
+		# The flag handlers stay: a Ctrl-C after this point (the process is about to exit) must
+		# not turn into a KeyboardInterrupt traceback either.
 
 
 #: Set by Ctrl-C (SIGINT) or SIGTERM: the demo stops at its next step.
