@@ -106,8 +106,11 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 		if server is not None:
 			server.stop()
 		_say("Stopped.")
-		# The flag handlers stay: a Ctrl-C after this point (the process is about to exit) must
-		# not turn into a KeyboardInterrupt traceback either.
+		# Everything is stopped and the process is about to exit: a Ctrl-C from now on has nothing
+		# to stop. Ignored (not the flag handler, which Python resets to the default while it
+		# shuts down), so it neither prints a traceback nor kills the process with SIGINT.
+		for sig in (signal.SIGINT, signal.SIGTERM):
+			signal.signal(sig, signal.SIG_IGN)
 
 
 #: Set by Ctrl-C (SIGINT) or SIGTERM: the demo stops at its next step.
