@@ -44,8 +44,9 @@ __all__ = [
 
 class Module(asab.Module):
 	"""
-	The asab-sentry module: when the configuration has a `[sentry]` section, it builds the
-	`SentryService` and sets `app.SentryService`; without the section it does nothing.
+	The asab-sentry module: it builds the `SentryService` and sets `app.SentryService`, with or
+	without a `[sentry]` section (the DSN may come from `SENTRY_DSN`). Without a DSN the service
+	is disabled, every call a no-op, and one WARNING says how to set it.
 
 	Examples:
 	```python
@@ -56,8 +57,6 @@ class Module(asab.Module):
 
 	def __init__(self, app):
 		super().__init__(app)
-		if "sentry" not in asab.Config.sections():
-			return
 		service = app.get_service("asab.SentryService")
 		if service is None:
 			service = SentryService(app)

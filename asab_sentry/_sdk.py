@@ -34,22 +34,6 @@ def reset_scopes() -> None:
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
 
 
-def capture_unhandled(error: BaseException, mechanism: str) -> typing.Optional[str]:
-	"""
-	Send `error` as an unhandled exception caught by `mechanism` (e.g. `aiohttp`).
-
-	The public `capture_exception()` always marks an event `handled`; Sentry's issue grouping and
-	"unhandled" badge need `handled: False`. `event_from_exception` is public in `sentry_sdk.utils`
-	but not documented; the SDK's own integrations build such events with it.
-	"""
-	event, hint = sentry_sdk.utils.event_from_exception(
-		error,
-		client_options=sentry_sdk.get_client().options,
-		mechanism={"type": mechanism, "handled": False},
-	)
-	return sentry_sdk.capture_event(event, hint=hint)
-
-
 def should_propagate_trace(url: str) -> bool:
 	"""
 	Whether an outgoing call to `url` may carry `sentry-trace`/`baggage` (the SDK's
@@ -152,3 +136,40 @@ def reset_local_scopes() -> None:
 	"""
 	sentry_sdk.scope._isolation_scope.set(None)  # type: ignore[attr-defined]
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
+
+
+def event_from_exception(exc: BaseException, mechanism: dict) -> typing.Tuple[typing.Any, typing.Dict[str, typing.Any]]:
+	"""
+	A structured event (and its hint) for `exc` with the given mechanism.
+
+	Internal (not in `sentry_sdk.__all__`): `sentry_sdk.capture_exception()` always marks the
+	exception `handled: true`; an uncaught exception must be sent with `handled: false` and the
+	site's mechanism type, which only this helper (the one the SDK's own integrations use) builds.
+	"""
+	return sentry_sdk.utils.event_from_exception(
+		exc, client_options=sentry_sdk.get_client().options, mechanism=mechanism,
+	)
+
+
+def use_scopes(isolation_scope, current_scope):
+	"""
+	Make the two scopes of another flow (a finished task) current for a block.
+
+	`sentry_sdk.scope.use_isolation_scope`/`use_scope` are public in `sentry_sdk.scope` but not
+	re-exported at the top level; they are the SDK's own way to re-enter a kept scope.
+	"""
+	import contextlib
+	stack = contextlib.ExitStack()
+	stack.enter_context(sentry_sdk.scope.use_isolation_scope(isolation_scope))
+	stack.enter_context(sentry_sdk.scope.use_scope(current_scope))
+	return stack
+
+
+def noop_span() -> typing.Any:
+	"""
+	A span that records nothing, for a disabled service.
+
+	`NoOpSpan` is not in `sentry_sdk.__all__`; it is what the SDK itself returns without a client,
+	and it has every method of `Span`, so code written for a span works unchanged.
+	"""
+	return sentry_sdk.tracing.NoOpSpan()

@@ -11,7 +11,7 @@ import sentry_sdk
 import sentry_sdk.integrations
 import sentry_sdk.consts
 import sentry_sdk.integrations.aiohttp
-import sentry_sdk.integrations.asyncio
+import sentry_sdk.integrations.dedupe
 import sentry_sdk.scope
 
 from . import _sdk
@@ -75,14 +75,19 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		# What the user keeps off, and what asab-sentry always keeps off: the SDK turns its aiohttp
 		# integration on by itself whenever aiohttp is installed; asab-sentry's own request
 		# instrumentation (web.py) replaces it.
-		disabled_integrations=known_integrations.disabled(config.disabled_integrations) + [sentry_sdk.integrations.aiohttp.AioHttpIntegration],
+		# The SDK's dedupe drops a second event for the same exception object in one context; the
+		# rule here is one event per site (uncaught.py), so five tasks failing on one shared
+		# exception are five events.
+		disabled_integrations=known_integrations.disabled(config.disabled_integrations) + [
+			sentry_sdk.integrations.aiohttp.AioHttpIntegration, sentry_sdk.integrations.dedupe.DedupeIntegration,
+		],
 		sample_rate=config.sample_rate,
 		max_breadcrumbs=config.max_breadcrumbs,
 		max_request_body_size=config.max_request_body_size,
 		event_scrubber=DisabledEventScrubber(),  # the one scrubber is `scrubber`, below
 		# asab-sentry's preparation and scrubbing first, then the user's own processors
 		before_send=lambda event, hint: user_filter.before_send(lambda e, h: _before_send(scrubber, e, h), event, hint),
-		before_send_transaction=lambda event, hint: user_filter.before_send_transaction(_scrubbed(scrubber, event), hint),
+		before_send_transaction=lambda event, hint: user_filter.before_send_transaction(_scrubbed(scrubber, _before_send_transaction(event, hint)), hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	if config.trace_propagation_targets is not None:
@@ -126,7 +131,6 @@ def instrument_loop(loop: asyncio.AbstractEventLoop) -> None:
 	in one task never shows on another's events), and an exception that escapes a task or reaches
 	the loop's exception handler is sent once.
 	"""
-	sentry_sdk.integrations.asyncio.enable_asyncio_integration(task_spans=False)
 	uncaught.install_loop_handler(loop)
 
 
@@ -148,6 +152,12 @@ def limit_exit_wait(seconds: float) -> None:
 	client = sentry_sdk.get_client()
 	if client.is_active():
 		client.options["shutdown_timeout"] = seconds
+
+
+def _before_send_transaction(event: dict, hint: dict) -> dict:
+	if not event.get("release"):
+		event.pop("release", None)  # "" (set to keep the SDK from guessing) is invalid for Sentry
+	return event
 
 
 def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional[dict]:

@@ -2,16 +2,21 @@
 Configuration of asab-sentry: read once from `asab.Config` and the environment, validated, and
 returned as one typed object.
 
-Precedence for every key: a non-empty value in the config file wins over the environment variable,
-which wins over the default. Nothing else in the package reads `asab.Config` or `os.environ` for
-Sentry settings.
+Where each setting comes from, for every key: an explicit non-empty value in the configuration
+wins over the environment variable, which wins over the default. A value that another module
+added to ASAB's configuration as its default (`import asab.sentry` adds `[sentry]` and
+`[sentry:logging]` defaults) is not explicit: it counts as a default. The winning source of each
+key is logged at DEBUG; an environment variable that is set but loses to the file is a WARNING.
+Nothing else in the package reads `asab.Config` or `os.environ` for Sentry settings.
 """
 
+import configparser
 import dataclasses
 import logging
 import math
 import os
 import re
+import sys
 import typing
 
 import asab
@@ -19,6 +24,7 @@ import asab.utils
 import sentry_sdk.utils
 
 from . import integrations as known_integrations
+from . import validation
 from .identity import Identity
 
 L = logging.getLogger(__name__)
@@ -46,6 +52,18 @@ DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 DEFAULT_SPOOL_MAX_SIZE = 100 * 1024 * 1024
 DEFAULT_MAX_BREADCRUMBS = 100
 _DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+#: Defaults other modules add to `asab.Config` (module -> {(section, key): value}): such a value
+#: in the configuration is the other module's default, not the user's choice.
+ADDED_DEFAULTS: typing.Dict[str, typing.Dict[typing.Tuple[str, str], str]] = {
+	"asab.sentry": {
+		("sentry", "data_source_name"): "",
+		("sentry", "environment"): "not specified",
+		("sentry", "traces_sample_rate"): "0",
+		("sentry:logging", "breadcrumbs"): "info",
+		("sentry:logging", "events"): "error",
+	},
+}
 
 
 class ConfigError(ValueError):
@@ -164,8 +182,23 @@ class SentryConfig:
 		if dsn != "":
 			_check_dsn(dsn)
 
-		release = r.get("sentry", "release", "SENTRY_RELEASE") or identity.default_release()
-		environment = r.get("sentry", "environment", "SENTRY_ENVIRONMENT") or env.get("SITE_ID") or "not specified"
+		release = r.get("sentry", "release", "SENTRY_RELEASE")
+		if release != "":
+			r.check(validation.release_error, "sentry", "release", release)
+		else:
+			release = identity.default_release() or ""
+			if release != "" and validation.release_error(release) is not None:
+				L.warning("The release '{}' from the manifest is not valid for Sentry ({}); no release is sent.".format(release, validation.release_error(release)))
+				release = ""
+		environment = r.get("sentry", "environment", "SENTRY_ENVIRONMENT")
+		if environment != "":
+			r.check(validation.environment_error, "sentry", "environment", environment)
+		else:
+			environment = env.get("SITE_ID", "").strip()
+			if environment != "" and validation.environment_error(environment) is not None:
+				L.warning("SITE_ID = '{}' is not a valid Sentry environment ({}); the environment is 'not specified'.".format(environment, validation.environment_error(environment)))
+				environment = ""
+			environment = environment or "not specified"
 
 		rate = r.get_rate("sentry", "traces_sample_rate", "SENTRY_TRACES_SAMPLE_RATE", 0.0)
 
@@ -222,6 +255,13 @@ def _check_dsn(dsn: str) -> None:
 		raise ConfigError(
 			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(masked, reason)
 		) from None
+	if ":" in parsed.host:
+		# sentry-sdk builds the endpoint URL as host:port without brackets, so an IPv6 literal
+		# host cannot be sent to; say so at start instead of failing in the transport.
+		raise ConfigError(
+			"[sentry] data_source_name = '{}' has an IPv6 address as its host, which sentry-sdk cannot send to; "
+			"expected a host name (e.g. localhost) or an IPv4 address".format(mask_dsn(dsn))
+		)
 
 
 def _integration_options(enabled: typing.Sequence[str]) -> typing.Tuple[typing.Tuple[str, typing.Tuple[typing.Tuple[str, typing.Any], ...]], ...]:
@@ -260,16 +300,42 @@ class _Reader(object):
 		self.Source: typing.Dict[typing.Tuple[str, str], str] = {}
 
 	def get(self, section: str, key: str, env_name: typing.Optional[str], default: str = "") -> str:
-		value = asab.Config.get(section, key, fallback="").strip() if asab.Config.has_section(section) else ""
+		"""The value of `[section] key`: explicit file value > `env_name` > `default` (see the module)."""
+		value = self._file_value(section, key)
+		env_value = self.Environ.get(env_name, "").strip() if env_name is not None else ""
 		if value != "":
 			self.Source[(section, key)] = "[{}] {}".format(section, key)
+			if env_value != "" and env_value != value:
+				L.warning("{} is set but ignored: '[{}] {}' in the configuration wins.".format(env_name, section, key))
+			L.debug("[{}] {} is set in the configuration.".format(section, key))
 			return value
-		if env_name is not None:
-			value = self.Environ.get(env_name, "").strip()
-			if value != "":
-				self.Source[(section, key)] = env_name
-				return value
+		if env_value != "":
+			self.Source[(section, key)] = str(env_name)
+			L.debug("[{}] {} comes from {}.".format(section, key, env_name))
+			return env_value
+		L.debug("[{}] {} is the default.".format(section, key))
 		return default
+
+	def _file_value(self, section: str, key: str) -> str:
+		if not asab.Config.has_section(section) or not asab.Config.has_option(section, key):
+			return ""
+		try:
+			value = asab.Config.get(section, key).strip()
+		except configparser.Error as e:
+			raw = asab.Config.get(section, key, raw=True)
+			shown = mask_dsn(raw) if key == "data_source_name" else raw
+			reason = "refers to an unset variable" if isinstance(e, configparser.InterpolationMissingOptionError) else "has a stray '$'"
+			raise ConfigError("[{}] {} = '{}' {}; expected a value (a literal $ is written $$)".format(section, key, shown, reason)) from None
+		for module, defaults in ADDED_DEFAULTS.items():
+			if module in sys.modules and defaults.get((section, key)) == value:
+				return ""  # that module's default, not the user's choice
+		return value
+
+	def check(self, error: typing.Callable[[str], typing.Optional[str]], section: str, key: str, value: str) -> None:
+		"""Raise ConfigError when `error(value)` names a problem."""
+		problem = error(value)
+		if problem is not None:
+			raise ConfigError(self.describe(section, key, value, problem))
 
 	def describe(self, section: str, key: str, value, expected: str) -> str:
 		where = self.Source.get((section, key), "[{}] {}".format(section, key))

@@ -5,22 +5,28 @@ NOTICE level mapped to a level Sentry knows, and ASAB's `struct_data` carried ov
 Built on sentry-sdk's `LoggingIntegration`; this module only adds what ASAB needs on top of it.
 """
 
-import contextlib
 import logging
-import threading
 import typing
 
 import sentry_sdk.integrations.logging
 
+from . import uncaught
+
 L = logging.getLogger(__name__)
 
-#: Loggers whose records never reach Sentry (an fnmatch pattern): the plugin's own complaints.
-OWN_LOGGERS = "asab_sentry*"
-
-#: ASAB's web access log (a NOTICE line per request): never a breadcrumb or an event.
-ACCESS_LOGGER = "asab.web.al"
-
-_Suppressed = threading.local()
+#: The one list of loggers whose records never become events (nor breadcrumbs), with their
+#: children: the plugin's own complaints; the SDK's and urllib3's records about sending (as events
+#: they would feed themselves: each upload logs, each log line is uploaded); aiohttp's server
+#: loggers, which log a handler's exception that the web instrumentation already sent, and its
+#: client internals; asyncio's own logger (debug-mode warnings; under ASAB uncaught exceptions are
+#: reported through the loop's exception handler, structured).
+NEVER_EVENTS = (
+	"asab_sentry", "sentry_sdk", "urllib3",
+	"aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.client", "aiohttp.internal",
+	"asyncio",
+	# ASAB's web access log: a NOTICE line per request that the request data on an event already says.
+	"asab.web.al",
+)
 
 
 def integration(breadcrumbs_level: int, events_level: int) -> sentry_sdk.integrations.logging.LoggingIntegration:
@@ -31,9 +37,9 @@ def integration(breadcrumbs_level: int, events_level: int) -> sentry_sdk.integra
 		breadcrumbs_level: Records at or above it become breadcrumbs.
 		events_level: Records at or above it become events.
 	"""
-	sentry_sdk.integrations.logging.ignore_logger(OWN_LOGGERS)
-	# ASAB's access log: a line per request that the request data on the event already says.
-	sentry_sdk.integrations.logging.ignore_logger(ACCESS_LOGGER)
+	for name in NEVER_EVENTS:
+		sentry_sdk.integrations.logging.ignore_logger(name)
+		sentry_sdk.integrations.logging.ignore_logger(name + ".*")
 	# Sentry Logs (sentry_logs_level) stay off: a per-record cost for a feature not enabled here.
 	return sentry_sdk.integrations.logging.LoggingIntegration(level=breadcrumbs_level, event_level=events_level, sentry_logs_level=None)
 
@@ -67,16 +73,6 @@ def struct_data(record: logging.LogRecord) -> typing.Optional[dict]:
 	return data if isinstance(data, dict) and len(data) > 0 else None
 
 
-@contextlib.contextmanager
-def no_events():
-	"""Within the block, log records of this thread become breadcrumbs only, never events."""
-	_Suppressed.active = True
-	try:
-		yield
-	finally:
-		_Suppressed.active = False
-
-
 def event_processor(event: dict, hint: dict) -> typing.Optional[dict]:
 	"""
 	Fix up an event made from a log record: a valid level, and `struct_data` under `extra`.
@@ -86,8 +82,8 @@ def event_processor(event: dict, hint: dict) -> typing.Optional[dict]:
 	record = hint.get("log_record") if hint else None
 	if record is None:
 		return event
-	if getattr(_Suppressed, "active", False):
-		return None
+	if uncaught.suppressed() or (record.exc_info and uncaught.reported_in_this_flow(record.exc_info[1])):
+		return None  # about an exception already sent as unhandled in this flow
 	event["level"] = sentry_level(record.levelno)
 	_carry_struct_data(record, event.setdefault("extra", {}))
 	return event
@@ -116,7 +112,9 @@ def open_root_level(breadcrumbs_level: int) -> None:
 
 	ASAB sets the root logger to NOTICE, so INFO records are never made and cannot become
 	breadcrumbs. The root logger is lowered to `breadcrumbs_level`, and each handler already on
-	it is raised to the old root level, so the console, file and syslog output stay as they were.
+	it gets a filter that lets through exactly what it printed before: a record at or above the
+	old root level, or one of a logger that has its own level (ASAB's `[logging] levels`) and
+	made the record by that level. Handler levels are left alone.
 
 	Called only when `[sentry:logging] breadcrumbs` is set explicitly: it costs about 20 us per
 	record that ASAB would not have made (benchmarks/hot_path.py), which a service logging at INFO
@@ -126,7 +124,26 @@ def open_root_level(breadcrumbs_level: int) -> None:
 	old = root.level
 	if old == logging.NOTSET or old <= breadcrumbs_level:
 		return
+	keep = _AsBefore(old)
 	for handler in root.handlers:
-		if handler.level < old:
-			handler.setLevel(old)
+		if not any(isinstance(f, _AsBefore) for f in handler.filters):
+			handler.addFilter(keep)
 	root.setLevel(breadcrumbs_level)
+
+
+class _AsBefore(logging.Filter):
+	"""Pass a record only if it would have been made with the root logger at `RootLevel`."""
+
+	def __init__(self, root_level: int):
+		super().__init__()
+		self.RootLevel = root_level
+
+	def filter(self, record: logging.LogRecord) -> bool:
+		if record.levelno >= self.RootLevel:
+			return True
+		logger: typing.Optional[logging.Logger] = logging.getLogger(record.name) if record.name != "root" else None
+		while logger is not None and not isinstance(logger, logging.RootLogger):
+			if logger.level != logging.NOTSET:
+				return record.levelno >= logger.level
+			logger = logger.parent
+		return False

@@ -10,7 +10,10 @@ import functools
 import logging
 import typing
 
+import dataclasses
+
 import asab
+import asab.utils
 import sentry_sdk
 
 from . import client as sentry_client
@@ -18,16 +21,15 @@ from . import crons
 from . import filtering
 from . import tracing
 from . import web as sentry_web
+from . import validation
 from .config import ConfigError, SentryConfig
 from .stats import DeliveryStats, expose_metrics
 from .tags import TagError, validate_tag
 
 L = logging.getLogger(__name__)
 
-_LEVELS = {
-	"debug": "debug", "info": "info", "notice": "info", "warning": "warning",
-	"error": "error", "critical": "fatal", "fatal": "fatal",
-}
+#: The DSN a service built with a `transport` but no DSN uses (tests): nothing is sent to it.
+TRANSPORT_ONLY_DSN = "http://00000000000000000000000000000000@localhost/0"
 
 
 def _safe(method):
@@ -83,6 +85,9 @@ class SentryService(asab.Service):
 		except ConfigError as e:
 			raise SystemExit("asab-sentry: {}".format(e)) from None
 
+		if transport is not None and self.Config.enabled and self.Config.dsn == "":
+			# A transport given (asab_sentry.testing.MemoryTransport): it receives the envelopes, no DSN needed.
+			self.Config = dataclasses.replace(self.Config, dsn=TRANSPORT_ONLY_DSN)
 		self.Enabled = self.Config.active
 		self.Stats = DeliveryStats()
 		self.Metrics = None
@@ -127,6 +132,58 @@ class SentryService(asab.Service):
 		sentry_client.limit_exit_wait(min(1.0, self.Config.shutdown_timeout))
 		L.log(asab.LOG_NOTICE, self.Stats.summary(sentry_client.pending()))
 
+	# ASAB's built-in service attributes, read-only
+
+	@property
+	def DataSourceName(self) -> str:
+		"""The DSN in use ("" when none); as ASAB's built-in `asab.sentry.SentryService.DataSourceName`."""
+		return self.Config.dsn if self.Config.dsn != TRANSPORT_ONLY_DSN else ""
+
+	@property
+	def Release(self) -> typing.Optional[str]:
+		"""The release sent with events, or None; as the built-in's `Release` (which was `App:version`)."""
+		return self.Config.release
+
+	@property
+	def Environment(self) -> str:
+		"""The environment sent with events."""
+		return self.Config.environment
+
+	@property
+	def TracesSampleRate(self) -> float:
+		"""Share of transactions sent; as the built-in's `TracesSampleRate`."""
+		return self.Config.traces_sample_rate
+
+	@property
+	def LoggingBreadCrumbsLevel(self) -> int:
+		"""Lowest log level kept as a breadcrumb; as the built-in's `LoggingBreadCrumbsLevel`."""
+		return self.Config.breadcrumbs_level
+
+	@property
+	def LoggingEventsLevel(self) -> int:
+		"""Lowest log level sent as an event; as the built-in's `LoggingEventsLevel`."""
+		return self.Config.events_level
+
+	@property
+	def NodeId(self) -> typing.Optional[str]:
+		"""`NODE_ID` (tag `node_id`), or None."""
+		return self.Config.identity.ids.get("node_id")
+
+	@property
+	def ServiceId(self) -> typing.Optional[str]:
+		"""`SERVICE_ID` (tag `service_id`), or None."""
+		return self.Config.identity.ids.get("service_id")
+
+	@property
+	def InstanceId(self) -> typing.Optional[str]:
+		"""`INSTANCE_ID` (tag `instance_id`), or None."""
+		return self.Config.identity.ids.get("instance_id")
+
+	@property
+	def SiteId(self) -> typing.Optional[str]:
+		"""`SITE_ID` (tag `site_id`), or None."""
+		return self.Config.identity.ids.get("site_id")
+
 	# Capturing
 
 	@_safe
@@ -166,12 +223,7 @@ class SentryService(asab.Service):
 		Returns:
 			The event id, or None when nothing was sent.
 		"""
-		sentry_level = None
-		if level is not None:
-			sentry_level = _LEVELS.get(str(level).lower())
-			if sentry_level is None:
-				L.warning("capture_message(): unknown level {!r}, sent as 'info'; expected one of {}.".format(level, ", ".join(_LEVELS)))
-				sentry_level = "info"
+		sentry_level = validation.level(level, "capture_message()") if level is not None else None
 		return sentry_sdk.capture_message(str(message), level=sentry_level, scope=scope, **scope_args)  # type: ignore[arg-type]
 
 	# Scope data (per asyncio task and per web request)
@@ -225,6 +277,11 @@ class SentryService(asab.Service):
 		if not isinstance(context, typing.Mapping):
 			L.warning("set_context({!r}): the context must be a dict, not {}; the context is not set.".format(section_name, type(context).__name__))
 			return
+		section_name = str.__str__(section_name)
+		kind = context.get("type", section_name)
+		if section_name in validation.TYPED_CONTEXTS or (isinstance(kind, str) and kind in validation.TYPED_CONTEXTS):
+			L.warning("set_context({!r}): the name (or type) is one Sentry gives a schema to; the context is not set. Use another name.".format(section_name))
+			return
 		sentry_sdk.set_context(section_name, dict(context))
 
 	@_safe
@@ -238,7 +295,7 @@ class SentryService(asab.Service):
 		if user is not None and not isinstance(user, typing.Mapping):
 			L.warning("set_user(): the user must be a dict or None, not {}; the user is not set.".format(type(user).__name__))
 			return
-		sentry_sdk.set_user(dict(user) if user is not None else None)
+		sentry_sdk.set_user(validation.user(user) if user is not None else None)
 
 	@_safe
 	def add_breadcrumb(self, crumb: typing.Optional[dict] = None, hint: typing.Optional[dict] = None, **kwargs) -> None:
@@ -249,7 +306,11 @@ class SentryService(asab.Service):
 			crumb: A breadcrumb dict (`message`, `category`, `level`, `data`), or give them as keyword arguments.
 			hint: Hint for `before_breadcrumb`.
 		"""
-		sentry_sdk.add_breadcrumb(crumb, hint, **kwargs)
+		crumb = dict(crumb) if isinstance(crumb, typing.Mapping) else {}
+		crumb.update(kwargs)
+		if "level" in crumb and crumb["level"] is not None:
+			crumb["level"] = validation.level(crumb["level"], "add_breadcrumb()")
+		sentry_sdk.add_breadcrumb(crumb, hint)
 
 	# Tracing
 
@@ -361,14 +422,21 @@ class SentryService(asab.Service):
 		"""
 		if not self.Enabled:
 			return _done() if _loop_running() else None
-		timeout = self.Config.shutdown_timeout if timeout is None else timeout
 		try:
+			timeout = self.Config.shutdown_timeout if timeout is None else _seconds(timeout)
 			if _loop_running():
 				return asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, timeout)
 			sentry_client.flush(timeout)
 		except Exception as e:
 			L.warning("SentryService.flush() failed: {!r}".format(e))
 		return None
+
+
+def _seconds(timeout) -> float:
+	"""A flush timeout: seconds as a number or an ASAB duration such as '5s' or '500ms'."""
+	if isinstance(timeout, str):
+		return float(asab.utils.convert_to_seconds(timeout))
+	return float(timeout)
 
 
 def _loop_running() -> bool:

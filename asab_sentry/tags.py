@@ -30,16 +30,33 @@ def validate_tag(key: typing.Any, value: typing.Any) -> typing.Tuple[str, str]:
 		TagError: The key or value breaks a rule; the message names the key and the rule.
 	"""
 	if not isinstance(key, str):
-		raise TagError("Tag key {!r} is not a string".format(key))
+		raise TagError("Tag key {} is not a string".format(_safe_repr(key)))
+	key = str.__str__(key)  # a (str, Enum) member or str subclass: its text, never its repr or __str__
 	if not (1 <= len(key) <= KEY_MAX_LENGTH):
 		raise TagError("Tag key {!r} must be 1 to {} characters long, not {}".format(key, KEY_MAX_LENGTH, len(key)))
 	if _KEY.fullmatch(key) is None:
 		raise TagError("Tag key {!r} may contain only letters, digits and _ . : -".format(key))
 	if not isinstance(value, (str, int, float, bool)):
 		raise TagError("Tag {!r}: value of type {} is not a str, int, float or bool".format(key, type(value).__name__))
-	text = str(value)
+	if isinstance(value, bool):
+		text = "True" if value else "False"
+	elif isinstance(value, int):
+		text = int.__repr__(value)  # an IntEnum member: its number
+	elif isinstance(value, float):
+		text = float.__repr__(value)
+	else:
+		text = str.__str__(value)
 	if not (1 <= len(text) <= VALUE_MAX_LENGTH):
 		raise TagError("Tag {!r}: value must be 1 to {} characters long, not {}".format(key, VALUE_MAX_LENGTH, len(text)))
-	if "\n" in text or "\r" in text:
-		raise TagError("Tag {!r}: value must not contain a newline".format(key))
+	if text.strip() == "":
+		raise TagError("Tag {!r}: value must not be only spaces".format(key))
+	if any(c in text for c in "\n\r\f\v\t\x00"):
+		raise TagError("Tag {!r}: value must not contain a newline, tab or control character".format(key))
 	return key, text
+
+
+def _safe_repr(value: typing.Any) -> str:
+	try:
+		return repr(value)
+	except Exception:
+		return "<{} object>".format(type(value).__name__)

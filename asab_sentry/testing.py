@@ -168,7 +168,8 @@ def sentry_app(
 		config: Config sections, e.g. `{"sentry": {"traces_sample_rate": "1"}}`.
 		environ: Environment variables to set while the application exists.
 		modules: ASAB modules to add (e.g. `asab.web.Module`).
-		transport: A sentry-sdk transport; by default a new `MemoryTransport`.
+		transport: A sentry-sdk transport; by default a new `MemoryTransport`; False: the
+			service's own (what an application without a test transport gets).
 		app_class: A subclass of `HarnessApplication` to build instead.
 
 	Examples:
@@ -184,7 +185,7 @@ def sentry_app(
 	saved_config = {section: dict(asab.Config.items(section, raw=True)) for section in asab.Config.sections()}
 	saved_environ = dict(os.environ)
 	root = logging.getLogger()
-	saved_levels = (root.level, [(h, h.level) for h in root.handlers])
+	saved_levels = (root.level, [(h, h.level, list(h.filters)) for h in root.handlers])
 	cls = app_class or HarnessApplication
 
 	sections = {name: dict(values) for name, values in (config or {}).items()}
@@ -206,7 +207,7 @@ def sentry_app(
 	asab.abc.singleton.Singleton._instances.pop(cls, None)  # an earlier one in the same test
 	try:
 		app = cls(args=[], modules=list(modules))
-		service = app.get_service("asab.SentryService") or SentryService(app, transport=transport)
+		service = app.get_service("asab.SentryService") or SentryService(app, transport=transport or None)
 		app.SentryService = service
 		yield SentryApp(app, service, transport)
 	finally:
@@ -222,8 +223,9 @@ def sentry_app(
 		os.environ.clear()
 		os.environ.update(saved_environ)
 		root.setLevel(saved_levels[0])
-		for handler, level in saved_levels[1]:
+		for handler, level, filters in saved_levels[1]:
 			handler.setLevel(level)
+			handler.filters[:] = filters
 
 
 class CapturedEvents(object):

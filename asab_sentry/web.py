@@ -29,6 +29,7 @@ import aiohttp.web
 import sentry_sdk
 
 from . import _sdk
+from . import uncaught
 
 L = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ async def _traced(request, handler, state, name, source):
 
 async def _report(request, error: BaseException, settings: WebSettings) -> None:
 	await _read_small_body(request, settings)
-	_sdk.capture_unhandled(error, "aiohttp")
+	uncaught.capture_unhandled(error, "aiohttp")
 
 
 def transaction_name(request: aiohttp.web.Request) -> typing.Tuple[str, str]:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import typing
 import urllib.error
@@ -36,7 +37,14 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 	args = parser.parse_args(argv)
 
 	interactive = (args.wait or (sys.stdin is not None and sys.stdin.isatty())) and not args.once
-	signal.signal(signal.SIGTERM, _raise_interrupt)
+	# Ctrl-C and SIGTERM only set a flag, checked between steps. A KeyboardInterrupt raised by a
+	# signal handler can land inside subprocess.Popen.poll() right after it took its internal
+	# waitpid lock and before its try/finally (Python 3.13 runs handlers right after a C call
+	# returns): the lock stays held, and the cleanup's Popen.wait() then waits for it forever.
+	# That was the occasional 60 s hang of the Ctrl-C test on Python 3.13.
+	STOP.clear()
+	for sig in (signal.SIGINT, signal.SIGTERM):
+		signal.signal(sig, _request_stop)
 	server = None
 	app = None
 	try:
@@ -44,7 +52,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 		if not dsn:
 			server = Bugsink(args.state_dir)
 			_say("Starting Bugsink (a Sentry-compatible server) on {} ... (the first run installs it, about a minute)".format(server.url))
-			server.start()
+			server.start(interrupted=STOP.is_set)
+			_check_stop()
 			dsn = server.dsn
 		web_port = free_port()
 		run_id = uuid.uuid4().hex[:8]
@@ -61,6 +70,7 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 			("/fail", "an uncaught exception in a handler"),
 		]
 		for path, what in requests:
+			_check_stop()
 			status, body = _get(base + path)
 			sent.append((path, status, body))
 			note = " event {}".format(body["event_id"]) if isinstance(body, dict) and body.get("event_id") else ""
@@ -82,8 +92,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 
 		if interactive:
 			_say("Press Ctrl-C to stop.")
-			while app.poll() is None:
-				time.sleep(0.5)
+			while app.poll() is None and not STOP.is_set():
+				time.sleep(0.1)
 		return 0
 
 	except KeyboardInterrupt:
@@ -96,10 +106,25 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
 		if server is not None:
 			server.stop()
 		_say("Stopped.")
+		# Everything is stopped and the process is about to exit: a Ctrl-C from now on has nothing
+		# to stop. Ignored (not the flag handler, which Python resets to the default while it
+		# shuts down), so it neither prints a traceback nor kills the process with SIGINT.
+		for sig in (signal.SIGINT, signal.SIGTERM):
+			signal.signal(sig, signal.SIG_IGN)
 
 
-def _raise_interrupt(signum, frame):
-	raise KeyboardInterrupt()
+#: Set by Ctrl-C (SIGINT) or SIGTERM: the demo stops at its next step.
+STOP = threading.Event()
+
+
+def _request_stop(signum, frame) -> None:
+	STOP.set()
+
+
+def _check_stop() -> None:
+	"""Raise KeyboardInterrupt here, at a safe point, when a stop was requested."""
+	if STOP.is_set():
+		raise KeyboardInterrupt()
 
 
 def _say(text: str) -> None:
@@ -139,6 +164,7 @@ def _get(url: str):
 def _wait_for(url: str, timeout: float = 30.0) -> None:
 	deadline = time.monotonic() + timeout
 	while time.monotonic() < deadline:
+		_check_stop()
 		try:
 			_get(url)
 			return
@@ -153,6 +179,7 @@ def _read_back(server: Bugsink, run_id: str, expected: int, timeout: float = 15.
 		stored = [e for e in server.events() if e.get("tags", {}).get("instance_id") == "demo-" + run_id]
 		if len(stored) >= expected or time.monotonic() > deadline:
 			return stored
+		_check_stop()
 		time.sleep(0.2)
 
 

@@ -96,8 +96,15 @@ class Bugsink(object):
 	def __exit__(self, *exc) -> None:
 		self.stop()
 
-	def start(self, timeout: float = 60.0) -> None:
-		"""Install and prepare if needed, start gunicorn on 127.0.0.1 and wait until ready."""
+	def start(self, timeout: float = 60.0, interrupted: typing.Callable[[], bool] = lambda: False) -> None:
+		"""
+		Install and prepare if needed, start gunicorn on 127.0.0.1 and wait until ready.
+
+		Args:
+			timeout: Seconds to wait for the server to answer.
+			interrupted: Polled while waiting; when it returns True the server is stopped and
+				KeyboardInterrupt raised (from here, not from a signal handler).
+		"""
 		self.prepare()
 		log = open(self.LogFile, "ab")
 		self.Process = subprocess.Popen(
@@ -108,6 +115,9 @@ class Bugsink(object):
 		log.close()
 		deadline = time.monotonic() + timeout
 		while time.monotonic() < deadline:
+			if interrupted():
+				self.stop()
+				raise KeyboardInterrupt()
 			if self.Process.poll() is not None:
 				raise BugsinkError("Bugsink exited at start with code {}; see {}".format(self.Process.returncode, self.LogFile))
 			try:
