@@ -37,6 +37,7 @@ _DSN_KEY = re.compile(r"(?<=://)[^@/]*(?=@)")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 DEFAULT_SPOOL_MAX_SIZE = 100 * 1024 * 1024
+DEFAULT_MAX_RETRY_AGE = 86400.0
 
 
 class ConfigError(ValueError):
@@ -91,6 +92,12 @@ class SentryConfig:
 	open_log_level: bool = False
 	spool_dir: str = ""
 	spool_max_size: int = DEFAULT_SPOOL_MAX_SIZE
+	max_retry_age: float = DEFAULT_MAX_RETRY_AGE
+	ca_certs: str = ""
+	cert_file: str = ""
+	key_file: str = ""
+	http_proxy: str = ""
+	https_proxy: str = ""
 	identity: Identity = dataclasses.field(default_factory=Identity)
 
 	@property
@@ -134,6 +141,23 @@ class SentryConfig:
 		shutdown_timeout = r.get_seconds("sentry", "shutdown_timeout", None, DEFAULT_SHUTDOWN_TIMEOUT)
 		spool_max_size = r.get_size("sentry", "spool_max_size", "SENTRY_SPOOL_MAX_SIZE", DEFAULT_SPOOL_MAX_SIZE)
 
+		max_retry_age = r.get_seconds("sentry", "max_retry_age", None, DEFAULT_MAX_RETRY_AGE)
+		if max_retry_age <= 0:
+			raise ConfigError(r.describe("sentry", "max_retry_age", r.get("sentry", "max_retry_age", None), "a positive duration such as 1d, 12h or 30m"))
+		ca_certs = r.get("sentry", "ca_certs", "SSL_CERT_FILE") or r.get("sentry", "ca_certs", "REQUESTS_CA_BUNDLE")
+		cert_file = r.get("sentry", "cert_file", None)
+		key_file = r.get("sentry", "key_file", None)
+		for key, value in (("ca_certs", ca_certs), ("cert_file", cert_file), ("key_file", key_file)):
+			if value and not os.path.isfile(value):
+				raise ConfigError(r.describe("sentry", key, value, "a readable PEM file"))
+		if key_file and not cert_file:
+			raise ConfigError(r.describe("sentry", "key_file", key_file, "it together with [sentry] cert_file"))
+		proxies = {}
+		for key in ("http_proxy", "https_proxy"):
+			proxies[key] = r.get("sentry", key, None)
+			if proxies[key] and not re.match(r"^https?://[^/\s]+", proxies[key]):
+				raise ConfigError(r.describe("sentry", key, proxies[key], "a proxy URL such as http://proxy:3128"))
+
 		return cls(
 			dsn=dsn,
 			enabled=r.get_bool("sentry", "enabled", "SENTRY_ENABLED", True),
@@ -148,6 +172,12 @@ class SentryConfig:
 			events_level=r.get_level("sentry:logging", "events", "error"),
 			spool_dir=r.get("sentry", "spool_dir", "SENTRY_SPOOL_DIR"),
 			spool_max_size=spool_max_size,
+			max_retry_age=max_retry_age,
+			ca_certs=ca_certs,
+			cert_file=cert_file,
+			key_file=key_file,
+			http_proxy=proxies["http_proxy"],
+			https_proxy=proxies["https_proxy"],
 			identity=identity,
 		)
 
