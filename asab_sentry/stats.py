@@ -49,9 +49,9 @@ class DeliveryStats(object):
 		"""
 		s = self.snapshot()
 		reasons = ", ".join("{} {}".format(k.split(".", 1)[1], v) for k, v in s.items() if k.startswith("dropped."))
-		return "Sentry delivery: captured {captured}, sent {sent}, spooled {spooled}, retried {retried}, dropped {dropped}{reasons}{unspooled}; {pending} left to send".format(
+		return "Sentry delivery: captured {captured}, sent {sent}, spooled {spooled}, retried {retried}, dropped {dropped}{reasons}{memory}; {pending} left to send".format(
 			reasons=" ({})".format(reasons) if reasons else "", pending=pending,
-			unspooled=", kept in memory as the spool failed {}".format(s["unspooled"]) if s["unspooled"] else "", **s
+			memory=", kept in memory as the spool failed {}".format(s["unspooled"]) if s["unspooled"] else "", **s
 		)
 
 
