@@ -27,7 +27,8 @@ from asab_sentry.testing import payloads
 class Recorder(object):
 	"""Start with `Recorder().start()`; `dsn` points an SDK at it; `stop()` ends it."""
 
-	def __init__(self, delay: float = 0.0, status: int = 200, port: int = 0):
+	def __init__(self, delay: float = 0.0, status: int = 200, port: int = 0, tls=None):
+		self.TLS = tls  # an ssl.SSLContext to serve HTTPS with
 		self.Delay = delay
 		self.Status = status
 		self.Script: typing.List[typing.Tuple[int, dict]] = []  # (status, headers) for the next requests
@@ -37,6 +38,7 @@ class Recorder(object):
 		self.Envelopes: typing.List[sentry_sdk.envelope.Envelope] = []
 		self.Headers: typing.List[dict] = []
 		self.Requests = 0
+		self.Paths: typing.List[str] = []
 		self.Connections = 0
 		self.FailWhen: typing.Optional[typing.Tuple[bytes, int]] = None  # (text in the body, status)
 		self._Lock = threading.Lock()
@@ -49,7 +51,7 @@ class Recorder(object):
 
 	@property
 	def dsn(self) -> str:
-		return "http://0123456789abcdef0123456789abcdef@127.0.0.1:{}/1".format(self.port)
+		return "{}://0123456789abcdef0123456789abcdef@127.0.0.1:{}/1".format("https" if self.TLS else "http", self.port)
 
 	def start(self) -> "Recorder":
 		recorder = self
@@ -66,6 +68,7 @@ class Recorder(object):
 				body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
 				with recorder._Lock:
 					recorder.Requests += 1
+					recorder.Paths.append(self.path)
 					status, headers = recorder.Script.pop(0) if recorder.Script else (recorder.Status, {})
 				if status == "reset":
 					import socket
@@ -110,6 +113,8 @@ class Recorder(object):
 
 		self._Server = http.server.ThreadingHTTPServer(("127.0.0.1", self._Port), Handler)
 		self._Server.daemon_threads = True
+		if self.TLS is not None:
+			self._Server.socket = self.TLS.wrap_socket(self._Server.socket, server_side=True)
 		self._Thread = threading.Thread(target=self._Server.serve_forever, daemon=True)
 		self._Thread.start()
 		return self
