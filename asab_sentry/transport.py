@@ -274,7 +274,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		status = 0
 		headers: typing.Mapping[str, str] = {}
 		try:
-			body = entry.body if entry.body is not None else self.Spool.read(entry.key)  # type: ignore[union-attr]
+			body = entry.body if entry.body is not None else self.Spool.read(entry.key)  # type: ignore[union-attr,arg-type]
 		except FileNotFoundError:
 			outcome = sched.GONE
 			self._warn("spool:gone", "A spooled Sentry envelope disappeared before it was sent ('{}'); counted as spool_missing.".format(entry.key))
@@ -284,7 +284,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		else:
 			if not _is_envelope(body):
 				outcome = sched.CORRUPT
-				self.Spool.quarantine(entry.key)  # type: ignore[union-attr]
+				self.Spool.quarantine(entry.key)  # type: ignore[union-attr,arg-type]
 				self._warn("spool:corrupt", "A spooled Sentry envelope is corrupt; it is kept as '{}.corrupt' and not sent.".format(entry.key))
 			else:
 				outcome, status, headers = self._send(body)
@@ -374,7 +374,7 @@ def _is_envelope(body: bytes) -> bool:
 
 def _failure(error: BaseException) -> typing.Tuple[str, str]:
 	"""The kind of a network failure (`tls`, `dns`, `proxy`, `timeout`, `connection`) and a short text."""
-	chain = []
+	chain: typing.List[BaseException] = []
 	e: typing.Optional[BaseException] = error
 	while e is not None and len(chain) < 10:
 		chain.append(e)
@@ -413,4 +413,3 @@ def _pool(options: typing.Mapping[str, typing.Any], url: str) -> urllib3.PoolMan
 	if proxy:
 		return urllib3.ProxyManager(proxy, **kwargs)
 	return urllib3.PoolManager(**kwargs)
-
