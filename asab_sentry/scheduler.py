@@ -15,6 +15,8 @@ failed attempts or `max_retry_age` since its capture it is dropped (`expired`).
 to 60 s, or the server's `Retry-After`): new captures never shorten it.
 - Rate limits (429, `X-Sentry-Rate-Limits`): error-like envelopes wait them out; other categories
 (transactions, sessions...) are dropped at capture and on the way, counted per category.
+- Concurrency: one request at a time until the server has answered (so its rate limits are known
+before a burst goes out) and after a failure; up to `max_in_flight` once it answers.
 - Bounded by total size: past it the oldest envelope not in flight is dropped and counted.
 - Queries (`pending()`, `settled()`, `healthy()`) never change anything.
 """
@@ -84,14 +86,16 @@ class Scheduler(object):
 		max_retry_age: Seconds after its capture an envelope that keeps failing is dropped.
 		max_attempts: Failed attempts after which an envelope is dropped.
 		evicted_reason: The drop reason counted when the size bound evicts (`spool_full` or `queue_full`).
-		on_delete: Called (outside no lock: under the scheduler's lock) with an entry that leaves the store, to delete its file.
+		on_delete: Called (under the scheduler's lock) with an entry that leaves the store, to delete its file.
+		backoff: The shared backoff (tests pass one without jitter).
+		max_in_flight: Requests at a time once the server answers.
 	"""
 
 	def __init__(
 		self, stats: DeliveryStats, max_size: int, max_retry_age: float = DEFAULT_MAX_RETRY_AGE,
 		max_attempts: int = DEFAULT_MAX_ATTEMPTS, evicted_reason: str = "queue_full",
 		on_delete: typing.Callable[[Entry], None] = lambda entry: None,
-		backoff: typing.Optional[Backoff] = None,
+		backoff: typing.Optional[Backoff] = None, max_in_flight: int = 1,
 	):
 		self.Lock = threading.Condition()
 		self.Stats = stats
@@ -102,6 +106,9 @@ class Scheduler(object):
 		self.OnDelete = on_delete
 		self.Limits = RateLimits()
 		self.Backoff = backoff or Backoff()
+		self.MaxInFlight = max(1, max_in_flight)
+		self.Window = 1  # requests allowed in flight now
+		self.InFlight = 0
 		self._Entries: typing.Dict[int, Entry] = {}  # insertion (capture) order
 		self._Size = 0
 		self._Seq = 0
@@ -141,6 +148,8 @@ class Scheduler(object):
 		with self.Lock:
 			if self.Backoff.Until > now:
 				return None, self.Backoff.Until - now
+			if self.InFlight >= self.Window:
+				return None, None  # `done()` notifies
 			wake: typing.Optional[float] = None
 			for entry in list(self._Entries.values()):
 				if entry.in_flight:
@@ -159,6 +168,7 @@ class Scheduler(object):
 					wake = entry.not_before if wake is None else min(wake, entry.not_before)
 					continue
 				entry.in_flight = True
+				self.InFlight += 1
 				return entry, None
 			return None, (None if wake is None else max(0.0, wake - now))
 
@@ -166,6 +176,11 @@ class Scheduler(object):
 		"""Apply what an attempt came to (see the outcome constants)."""
 		with self.Lock:
 			entry.in_flight = False
+			self.InFlight -= 1
+			if outcome == FAILED:
+				self.Window = 1
+			elif outcome in (SENT, REJECTED, LIMITED):
+				self.Window = self.MaxInFlight
 			if status:
 				self.Limits.update(status, headers, now)
 			if outcome == SENT:

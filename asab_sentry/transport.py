@@ -150,7 +150,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		self.Sender = sender
 		self.Scheduler = Scheduler(
 			stats, max_size, max_retry_age=max_retry_age, evicted_reason="spool_full" if spool is not None else "queue_full",
-			on_delete=self._delete,
+			on_delete=self._delete, max_in_flight=max(1, threads),
 		)
 		self._Warned: typing.Dict[str, float] = {}
 		self._Stopping = False

@@ -285,3 +285,24 @@ class TestStopLine(object):
 		line, = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("Sentry delivery")]
 		assert "dropped 0" in line and line.endswith("3 left to send")
 		assert len([n for n in os.listdir(str(tmp_path / "spool")) if n.endswith(".envelope")]) == 3
+
+
+class TestConcurrency(object):
+	"""One request at a time until the server answered (its limits known) and after a failure; then up to the pool."""
+
+	def test_window_opens_on_an_answer_and_closes_on_a_failure(self):
+		from asab_sentry import scheduler
+		s = scheduler.Scheduler(DeliveryStats(), 10 ** 6, max_in_flight=3, backoff=ratelimits.Backoff(jitter=lambda: 1.0))
+		for i in range(6):
+			s.add(scheduler.Entry("error", 10, 0.0, body=b"{}"))
+		first, _ = s.next(0.0, 0.0)
+		assert first is not None and s.next(0.0, 0.0) == (None, None)
+		s.done(first, scheduler.SENT, 0.0, 200, {})
+		batch = [s.next(0.0, 0.0)[0] for _ in range(4)]
+		assert [e is not None for e in batch] == [True, True, True, False]
+		s.done(batch[0], scheduler.FAILED, 0.0, 503, {})
+		s.done(batch[1], scheduler.SENT, 0.0, 200, {})  # an answer to a request sent before the failure
+		s.done(batch[2], scheduler.FAILED, 0.5, 503, {})
+		assert s.next(0.5, 0.0)[0] is None  # the backoff runs
+		again, _ = s.next(2.5, 0.0)
+		assert again is not None and s.next(2.5, 0.0) == (None, None)  # one at a time after a failure
