@@ -379,15 +379,17 @@ def _failure(error: BaseException) -> typing.Tuple[str, str]:
 	while e is not None and len(chain) < 10:
 		chain.append(e)
 		e = getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), BaseException) else (e.__cause__ or e.__context__)
-	for e in chain:
-		if isinstance(e, (ssl.SSLError, urllib3.exceptions.SSLError)):
-			return "tls", str(e)
-		if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
-			return "dns", str(e)
-		if isinstance(e, urllib3.exceptions.ProxyError):
-			return "proxy", str(e)
-		if isinstance(e, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError)):
-			return "timeout", str(e)
+	kinds = (
+		("tls", lambda e: isinstance(e, (ssl.SSLError, urllib3.exceptions.SSLError))),
+		("dns", lambda e: isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError"),
+		("proxy", lambda e: isinstance(e, urllib3.exceptions.ProxyError)),
+		("connection", lambda e: isinstance(e, (ConnectionError, urllib3.exceptions.ProtocolError))),
+		("timeout", lambda e: isinstance(e, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError))),
+	)
+	for kind, test in kinds:  # the most telling first: urllib3's NewConnectionError is also a timeout error
+		for e in chain:
+			if test(e):
+				return kind, str(error if e is error else e)
 	return "connection", str(error)
 
 

@@ -306,3 +306,30 @@ class TestConcurrency(object):
 		assert s.next(0.5, 0.0)[0] is None  # the backoff runs
 		again, _ = s.next(2.5, 0.0)
 		assert again is not None and s.next(2.5, 0.0) == (None, None)  # one at a time after a failure
+
+
+class TestFailureKinds(object):
+	"""A network failure's WARNING names what went wrong."""
+
+	@pytest.mark.parametrize("make, kind", [
+		(lambda: ConnectionRefusedError(111, "Connection refused"), "connection"),
+		(lambda: _wrapped(ConnectionRefusedError(111, "Connection refused")), "connection"),
+		(lambda: __import__("socket").gaierror(-2, "Name or service not known"), "dns"),
+		(lambda: __import__("ssl").SSLCertVerificationError(1, "certificate verify failed"), "tls"),
+		(lambda: __import__("socket").timeout("timed out"), "timeout"),
+	])
+	def test_kind(self, make, kind):
+		from asab_sentry.transport import _failure
+		assert _failure(make())[0] == kind
+
+
+def _wrapped(cause):
+	"""An error as urllib3 raises it for a refused connection (NewConnectionError, also a ConnectTimeoutError)."""
+	import urllib3
+	try:
+		try:
+			raise cause
+		except OSError as e:
+			raise urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: {}".format(e)) from e
+	except urllib3.exceptions.NewConnectionError as error:
+		return error
