@@ -52,11 +52,14 @@ CORRUPT = "corrupt"  # the spool file is not an envelope
 
 
 class Entry(object):
-	"""One stored envelope: on disk (`key`) or in memory (`body`)."""
+	"""
+	One stored envelope: on disk (`key`) or in memory (`body`: its bytes, or the SDK's envelope
+	object until a sender serialises it off the caller's thread).
+	"""
 
 	__slots__ = ("seq", "key", "body", "category", "size", "created", "attempts", "not_before", "in_flight")
 
-	def __init__(self, category: str, size: int, created: float, key: typing.Optional[str] = None, body: typing.Optional[bytes] = None):
+	def __init__(self, category: str, size: int, created: float, key: typing.Optional[str] = None, body: typing.Any = None):
 		self.seq = 0
 		self.key = key
 		self.body = body
@@ -109,6 +112,7 @@ class Scheduler(object):
 		self.MaxInFlight = max(1, max_in_flight)
 		self.Window = 1  # requests allowed in flight now
 		self.InFlight = 0
+		self.Lazy = 0  # entries whose body is not serialised yet
 		self._Entries: typing.Dict[int, Entry] = {}  # insertion (capture) order
 		self._Size = 0
 		self._Seq = 0
@@ -130,6 +134,8 @@ class Scheduler(object):
 			entry.seq = self._Seq
 			self._Entries[entry.seq] = entry
 			self._Size += entry.size
+			if _lazy(entry):
+				self.Lazy += 1
 			if self._Size > self.MaxSize:
 				for old in list(self._Entries.values()):
 					if self._Size <= self.MaxSize or old is entry:
@@ -213,12 +219,23 @@ class Scheduler(object):
 				raise ValueError("unknown outcome {!r}".format(outcome))
 			self.Lock.notify_all()
 
+	def serialized(self, entry: Entry, body: bytes) -> None:
+		"""A sender serialised an in-memory envelope: keep the bytes, count their real size."""
+		with self.Lock:
+			if entry.seq in self._Entries:
+				self._Size += len(body) - entry.size
+				if _lazy(entry):
+					self.Lazy -= 1
+			entry.body = body
+			entry.size = len(body)
+
 	def drain(self) -> typing.List[Entry]:
 		"""Forget every entry (at close) and return them; nothing is deleted or counted."""
 		with self.Lock:
 			entries = list(self._Entries.values())
 			self._Entries.clear()
 			self._Size = 0
+			self.Lazy = 0
 			return entries
 
 	# Queries: read only
@@ -259,6 +276,8 @@ class Scheduler(object):
 		if self._Entries.pop(entry.seq, None) is None:
 			return
 		self._Size -= entry.size
+		if _lazy(entry):
+			self.Lazy -= 1
 		if reason is not None:
 			self.Stats.drop(reason)
 		if delete:
@@ -266,3 +285,7 @@ class Scheduler(object):
 				self.OnDelete(entry)
 			except OSError as e:
 				L.warning("Cannot delete a spooled Sentry envelope ({}).".format(e))
+
+
+def _lazy(entry: Entry) -> bool:
+	return entry.body is not None and not isinstance(entry.body, bytes)

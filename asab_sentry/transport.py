@@ -7,7 +7,9 @@ envelope when the server is unreachable or answers 5xx, drops new envelopes when
 queue is full, and lets a server that never answers hold its worker 30 s per envelope. Here:
 
 - `capture_envelope()` only stores (never touches the network), so a capture in the event loop's
-thread never waits on the server.
+thread never waits on the server. Without a spool it only queues the SDK's envelope object: a
+sender serialises and compresses it. With a spool it serialises and writes the file before it
+returns (the durability promise: a killed process loses nothing it returned an id for).
 - Which envelope goes next and what an answer does is decided by `scheduler.Scheduler`, the one
 owner of the delivery state (retry in rounds with a per-envelope budget, a shared backoff that
 captures never shorten, rate limits; see there).
@@ -51,6 +53,11 @@ POOL_SIZE = 4
 GZIP_LEVEL = 1
 #: Without a spool, at most this many bytes of envelopes wait in memory.
 MEMORY_QUEUE_SIZE = 16 * 1024 * 1024
+#: The size counted for an envelope in memory until a sender has serialised it.
+SIZE_ESTIMATE = 4096
+#: At most this many envelopes wait unserialised; past it (the server is slow or down) the caller
+#: serialises, so the memory bound counts real sizes.
+LAZY_MAX = 256
 #: A warning about the same kind of failure is repeated at most this often (seconds).
 WARNING_INTERVAL = 600.0
 
@@ -170,16 +177,24 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		category = _category(envelope)
 		if not self.Scheduler.admit(category, self.Clock.monotonic()):
 			return
+		if self.Spool is None:
+			if self.Scheduler.Lazy < LAZY_MAX:
+				# Serialised by a sender, off the caller's thread (what sentry-sdk's own transport does too).
+				self.Scheduler.add(Entry(category, SIZE_ESTIMATE, self.Clock.time(), body=envelope))
+			else:
+				body = envelope.serialize()
+				self.Scheduler.add(Entry(category, len(body), self.Clock.time(), body=body))
+			return
+		# With a spool the envelope is on disk before the capture returns: it survives a kill.
 		body = envelope.serialize()
 		entry = Entry(category, len(body), self.Clock.time(), body=body)
-		if self.Spool is not None:
-			try:
-				entry.key = self.Spool.write(body, category)
-				entry.body = None
-				self.Stats.add("spooled")
-			except OSError as e:
-				self.Stats.add("unspooled")
-				self._warn("spool:{}".format(e.errno), "Cannot write to the Sentry spool '{}' ({}); envelopes are kept in memory and sent from there meanwhile.".format(self.Spool.Directory, e.strerror or e))
+		try:
+			entry.key = self.Spool.write(body, category)
+			entry.body = None
+			self.Stats.add("spooled")
+		except OSError as e:
+			self.Stats.add("unspooled")
+			self._warn("spool:{}".format(e.errno), "Cannot write to the Sentry spool '{}' ({}); envelopes are kept in memory and sent from there meanwhile.".format(self.Spool.Directory, e.strerror or e))
 		self.Scheduler.add(entry)
 
 	def flush(self, timeout: float, callback=None) -> None:
@@ -274,7 +289,13 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		status = 0
 		headers: typing.Mapping[str, str] = {}
 		try:
-			body = entry.body if entry.body is not None else self.Spool.read(entry.key)  # type: ignore[union-attr,arg-type]
+			if entry.body is None:
+				body = self.Spool.read(entry.key)  # type: ignore[union-attr,arg-type]
+			elif isinstance(entry.body, bytes):
+				body = entry.body
+			else:
+				body = entry.body.serialize()
+				self.Scheduler.serialized(entry, body)
 		except FileNotFoundError:
 			outcome = sched.GONE
 			self._warn("spool:gone", "A spooled Sentry envelope disappeared before it was sent ('{}'); counted as spool_missing.".format(entry.key))

@@ -333,3 +333,27 @@ def _wrapped(cause):
 			raise urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: {}".format(e)) from e
 	except urllib3.exceptions.NewConnectionError as error:
 		return error
+
+
+class TestOffTheCallersThread(object):
+	"""Without a spool a capture only queues the envelope; a sender serialises it (up to LAZY_MAX waiting)."""
+
+	def test_serialised_by_the_sender_not_the_caller(self, rig):
+		from asab_sentry import transport
+		r = rig(default=(503, {}))
+		calls = []
+		envelope = event("lazy")
+		real = envelope.serialize
+		envelope.serialize = lambda: calls.append("serialize") or real()
+		r.Transport.capture_envelope(envelope)
+		assert calls == [] and r.Transport.Scheduler.Lazy == 1
+		r.pump_all()
+		assert calls == ["serialize"] and r.messages() == ["lazy"]
+		for i in range(transport.LAZY_MAX + 10):
+			r.Transport.capture_envelope(event("e{}".format(i)))
+		assert r.Transport.Scheduler.Lazy == transport.LAZY_MAX  # past it, the caller serialised
+		r.Transport.Scheduler.Backoff.Until = 0.0
+		r.Sender.Default = (200, {})
+		r.run_for(5.0, step=0.5)
+		assert r.Transport.pending() == 0 and r.Transport.Scheduler.Lazy == 0
+		assert len(set(r.messages())) == transport.LAZY_MAX + 11
