@@ -28,7 +28,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SIZES = {
-	"full": dict(captures=2000, lag_seconds=5.0, live=5000, backlog=10000, rss=100000),
+	"full": dict(captures=300, lag_seconds=5.0, live=5000, backlog=10000, rss=100000),
 	"quick": dict(captures=20, lag_seconds=0.3, live=100, backlog=200, rss=500),
 }
 
@@ -225,8 +225,11 @@ def main(argv=None):
 	parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 	parser.add_argument("--quick", action="store_true", help="small counts: a few seconds")
 	parser.add_argument("--json", action="store_true", help="print the results as JSON")
+	parser.add_argument("--rss-events", type=int, default=None, help="events for the RSS figure (default 100,000; quick 500)")
 	args = parser.parse_args(argv)
-	size = SIZES["quick" if args.quick else "full"]
+	size = dict(SIZES["quick" if args.quick else "full"])
+	if args.rss_events:
+		size["rss"] = args.rss_events
 
 	server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
 	try:
