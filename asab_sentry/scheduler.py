@@ -14,7 +14,8 @@ failed attempts or `max_retry_age` since its capture it is dropped (`expired`).
 - After a failed request no request at all goes out until the shared backoff ends (1 s doubling
 to 60 s, or the server's `Retry-After`): new captures never shorten it.
 - Rate limits (429, `X-Sentry-Rate-Limits`): error-like envelopes wait them out; other categories
-(transactions, sessions...) are dropped at capture and on the way, counted per category.
+(transactions, sessions...) are dropped at capture and, under a limit of their category, on the
+way; counted per category. Under a limit on every category what is stored simply waits.
 - Concurrency: one request at a time until the server has answered (so its rate limits are known
 before a burst goes out) and after a failure; up to `max_in_flight` once it answers.
 - Bounded by total size: past it the oldest envelope not in flight is dropped and counted.
@@ -137,11 +138,16 @@ class Scheduler(object):
 			if _lazy(entry):
 				self.Lazy += 1
 			if self._Size > self.MaxSize:
-				for old in list(self._Entries.values()):
-					if self._Size <= self.MaxSize or old is entry:
+				excess = self._Size - self.MaxSize
+				victims = []
+				for old in self._Entries.values():
+					if excess <= 0 or old is entry:
 						break
 					if not old.in_flight:
-						self._forget(old, self.EvictedReason)
+						victims.append(old)
+						excess -= old.size
+				for old in victims:
+					self._forget(old, self.EvictedReason)
 			self.Lock.notify()
 
 	# Sending (the transport's sender threads)
@@ -156,26 +162,36 @@ class Scheduler(object):
 				return None, self.Backoff.Until - now
 			if self.InFlight >= self.Window:
 				return None, None  # `done()` notifies
+			everything = self.Limits.end(None, now)
+			if everything > now:  # a limit on every category: nothing to walk (what is stored waits)
+				return None, everything - now
 			wake: typing.Optional[float] = None
-			for entry in list(self._Entries.values()):
+			found: typing.Optional[Entry] = None
+			doomed: typing.List[typing.Tuple[Entry, str]] = []
+			for entry in self._Entries.values():  # no copy: a backlog of 10,000 is walked from its head
 				if entry.in_flight:
 					continue
 				if wall - entry.created > self.MaxRetryAge:
-					self._forget(entry, "expired")
+					doomed.append((entry, "expired"))
 					continue
 				limit_end = self.Limits.end(entry.category, now)
 				if limit_end > now:
 					if entry.category not in DURABLE_CATEGORIES:
-						self._forget(entry, "ratelimit." + entry.category)
+						doomed.append((entry, "ratelimit." + entry.category))
 						continue
 					wake = limit_end if wake is None else min(wake, limit_end)
 					continue
 				if entry.not_before > now:
 					wake = entry.not_before if wake is None else min(wake, entry.not_before)
 					continue
-				entry.in_flight = True
+				found = entry
+				break
+			for entry, reason in doomed:
+				self._forget(entry, reason)
+			if found is not None:
+				found.in_flight = True
 				self.InFlight += 1
-				return entry, None
+				return found, None
 			return None, (None if wake is None else max(0.0, wake - now))
 
 	def done(self, entry: Entry, outcome: str, now: float, status: int = 0, headers: typing.Mapping[str, str] = {}) -> None:
@@ -253,7 +269,7 @@ class Scheduler(object):
 		with self.Lock:
 			if not self._Entries:
 				return True
-			if self.Backoff.Until > deadline:
+			if self.Backoff.Until > deadline or self.Limits.end(None, now) > deadline:
 				return not any(e.in_flight for e in self._Entries.values())
 			for entry in self._Entries.values():
 				if entry.in_flight:
