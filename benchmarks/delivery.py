@@ -213,7 +213,11 @@ def child(mode, dsn, spool, task, size, count_url, timeout=300):
 	env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 	for name in ("SENTRY_DSN", "SENTRY_SPOOL_DIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "http_proxy", "HTTP_PROXY"):
 		env.pop(name, None)
-	run = subprocess.run([sys.executable, "-c", CHILD, mode, dsn, spool, task, json.dumps(size), count_url], env=env, capture_output=True, text=True, timeout=timeout)
+	try:
+		run = subprocess.run([sys.executable, "-c", CHILD, mode, dsn, spool, task, json.dumps(size), count_url], env=env, capture_output=True, text=True, timeout=timeout)
+	except subprocess.TimeoutExpired:
+		sys.stderr.write("{} {}: no result within {} s (the figures are left out)\n".format(mode, task, timeout))
+		return {}
 	for line in run.stdout.splitlines():
 		if line.startswith("RESULT "):
 			return json.loads(line[7:])
@@ -241,7 +245,8 @@ def main(argv=None):
 		with tempfile.TemporaryDirectory() as tmp:
 			for label, mode in SETUPS:
 				r = results.setdefault(label, {})
-				r.update(child(mode, dsn, os.path.join(tmp, mode), "capture,lag,live,rss", size, count_url))
+				r.update(child(mode, dsn, os.path.join(tmp, mode), "capture,lag,live,rss", size, count_url, timeout=900))
+				sys.stderr.write("{}: {}\n".format(label, json.dumps(r)))
 				if mode == "spool":
 					spool = os.path.join(tmp, "backlog")
 					child(mode, dead, spool, "fill", dict(size, backlog=size["backlog"]), count_url)
