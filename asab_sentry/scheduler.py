@@ -16,8 +16,10 @@ to 60 s, or the server's `Retry-After`): new captures never shorten it.
 - Rate limits (429, `X-Sentry-Rate-Limits`): error-like envelopes wait them out; other categories
 (transactions, sessions...) are dropped at capture and, under a limit of their category, on the
 way; counted per category. Under a limit on every category what is stored simply waits.
-- Concurrency: one request at a time until the server has answered (so its rate limits are known
-before a burst goes out) and after a failure; up to `max_in_flight` once it answers.
+- Concurrency: one request at a time, so envelopes arrive in capture order, until more than
+`parallel_above` wait (the sender is behind): then up to `max_in_flight` at a time, but still one
+at a time until the server has answered (so its rate limits are known before a burst goes out)
+and after a failure.
 - Bounded by total size: past it the oldest envelope not in flight is dropped and counted.
 - Queries (`pending()`, `settled()`, `healthy()`) never change anything.
 """
@@ -92,14 +94,15 @@ class Scheduler(object):
 		evicted_reason: The drop reason counted when the size bound evicts (`spool_full` or `queue_full`).
 		on_delete: Called (under the scheduler's lock) with an entry that leaves the store, to delete its file.
 		backoff: The shared backoff (tests pass one without jitter).
-		max_in_flight: Requests at a time once the server answers.
+		max_in_flight: Requests at a time once the server answers, when more than `parallel_above` envelopes wait.
+		parallel_above: Up to this many waiting envelopes are sent one at a time, in capture order.
 	"""
 
 	def __init__(
 		self, stats: DeliveryStats, max_size: int, max_retry_age: float = DEFAULT_MAX_RETRY_AGE,
 		max_attempts: int = DEFAULT_MAX_ATTEMPTS, evicted_reason: str = "queue_full",
 		on_delete: typing.Callable[[Entry], None] = lambda entry: None,
-		backoff: typing.Optional[Backoff] = None, max_in_flight: int = 1,
+		backoff: typing.Optional[Backoff] = None, max_in_flight: int = 1, parallel_above: int = 16,
 	):
 		self.Lock = threading.Condition()
 		self.Stats = stats
@@ -111,6 +114,7 @@ class Scheduler(object):
 		self.Limits = RateLimits()
 		self.Backoff = backoff or Backoff()
 		self.MaxInFlight = max(1, max_in_flight)
+		self.ParallelAbove = parallel_above
 		self.Window = 1  # requests allowed in flight now
 		self.InFlight = 0
 		self.Lazy = 0  # entries whose body is not serialised yet
@@ -160,7 +164,8 @@ class Scheduler(object):
 		with self.Lock:
 			if self.Backoff.Until > now:
 				return None, self.Backoff.Until - now
-			if self.InFlight >= self.Window:
+			window = self.Window if len(self._Entries) > self.ParallelAbove else 1
+			if self.InFlight >= window:
 				return None, None  # `done()` notifies
 			everything = self.Limits.end(None, now)
 			if everything > now:  # a limit on every category: nothing to walk (what is stored waits)

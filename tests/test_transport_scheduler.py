@@ -292,7 +292,7 @@ class TestConcurrency(object):
 
 	def test_window_opens_on_an_answer_and_closes_on_a_failure(self):
 		from asab_sentry import scheduler
-		s = scheduler.Scheduler(DeliveryStats(), 10 ** 6, max_in_flight=3, backoff=ratelimits.Backoff(jitter=lambda: 1.0))
+		s = scheduler.Scheduler(DeliveryStats(), 10 ** 6, max_in_flight=3, parallel_above=0, backoff=ratelimits.Backoff(jitter=lambda: 1.0))
 		for i in range(6):
 			s.add(scheduler.Entry("error", 10, 0.0, body=b"{}"))
 		first, _ = s.next(0.0, 0.0)
@@ -306,6 +306,20 @@ class TestConcurrency(object):
 		assert s.next(0.5, 0.0)[0] is None  # the backoff runs
 		again, _ = s.next(2.5, 0.0)
 		assert again is not None and s.next(2.5, 0.0) == (None, None)  # one at a time after a failure
+
+
+	def test_few_waiting_go_one_at_a_time_in_capture_order(self):
+		from asab_sentry import scheduler
+		s = scheduler.Scheduler(DeliveryStats(), 10 ** 6, max_in_flight=4, parallel_above=3)
+		entries = [scheduler.Entry("error", 10, 0.0, body=b"{}") for _ in range(5)]
+		for entry in entries:
+			s.add(entry)
+		first, _ = s.next(0.0, 0.0)
+		s.done(first, scheduler.SENT, 0.0, 200, {})
+		assert [s.next(0.0, 0.0)[0] for _ in range(2)] == entries[1:3]  # 4 waiting: behind, several at a time
+		s.done(entries[1], scheduler.SENT, 0.0, 200, {})
+		s.done(entries[2], scheduler.SENT, 0.0, 200, {})
+		assert s.next(0.0, 0.0)[0] is entries[3] and s.next(0.0, 0.0) == (None, None)  # 2 waiting: in order, one at a time
 
 
 class TestFailureKinds(object):

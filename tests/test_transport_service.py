@@ -60,3 +60,24 @@ class TestSpoolHandOver(object):
 		second.capture_message("from the second service")
 		got = recorder.wait_for(2)
 		assert sorted(e["message"] for e in got) == ["from the first application", "from the second service"]
+
+
+class TestFaultsOnTheWire(object):
+	"""The real HTTP sender against the fault-injecting recorder."""
+
+	def test_connection_resets_are_retried_until_delivered(self, sentry_app, recorder):
+		# Two resets in a row: urllib3's one quiet retry (for a keep-alive connection closed while idle) takes the first.
+		recorder.Script = [("reset", {}), ("reset", {}), (503, {}), ("reset", {}), ("reset", {})]
+		s = sentry_app(config(recorder), modules=[asab_sentry.Module])
+		s.Service.capture_message("through resets")
+		got = recorder.wait_for(1, timeout=30)
+		assert [e["message"] for e in got] == ["through resets"]
+		assert recorder.Requests == 6
+		assert s.Service.Stats.snapshot()["retried"] == 3
+
+	def test_requests_share_keep_alive_connections(self, sentry_app, recorder):
+		s = sentry_app(config(recorder), modules=[asab_sentry.Module])
+		for i in range(50):
+			s.Service.capture_message("m{}".format(i))
+		assert len(recorder.wait_for(50)) == 50
+		assert recorder.Connections <= 4  # the pool's size, not one per envelope
