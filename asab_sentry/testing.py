@@ -87,7 +87,7 @@ def payloads(envelopes: typing.Iterable[sentry_sdk.envelope.Envelope], item_type
 #: Environment variables that change what asab-sentry does; `sentry_app()` clears them unless given.
 SENTRY_VARIABLES = (
 	"SENTRY_DSN", "SENTRY_ENABLED", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
-	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
 	"SENTRY_IGNORE_TRANSACTIONS",
 	"SERVICE_ID", "INSTANCE_ID", "NODE_ID", "SITE_ID", "ASAB_HOSTNAME",
 )

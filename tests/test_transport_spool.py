@@ -196,3 +196,18 @@ class TestHandOver(object):
 		second = rig(spool_dir=spool)
 		second.pump_all()
 		assert second.messages() == ["from the first"]
+
+
+class TestOrder(object):
+	"""What an earlier run left is sent in capture order, before what is captured now."""
+
+	def test_replay_in_capture_order(self, rig, tmp_path):
+		spool = str(tmp_path / "spool")
+		first = rig(spool_dir=spool, default=(503, {}))
+		for i in range(5):
+			first.Transport.capture_envelope(event("old {}".format(i)))
+		first.Transport.kill()
+		second = rig(spool_dir=spool)
+		second.Transport.capture_envelope(event("new"))
+		second.pump_all()
+		assert second.messages() == ["old 0", "old 1", "old 2", "old 3", "old 4", "new"]
