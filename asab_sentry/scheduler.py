@@ -2,9 +2,9 @@
 Which envelope is sent next, and what an answer does to the rest: the delivery state's one owner.
 
 The scheduler holds every stored envelope's entry (in capture order), the server's rate limits,
-the backoff after failures and each envelope's retry budget. It has one lock (`Lock`, a
-`threading.Condition` the transport's threads wait on); every method takes it, so the capturing
-threads and the sender threads never see half an update. Time comes from the caller (`now`,
+the backoff after failures and each envelope's retry budget. It has one lock: `Lock` (the
+condition the sender threads wait on) and `Changed` (the condition flushes wait on) share it, and
+every method takes it, so the capturing threads and the sender threads never see half an update. Time comes from the caller (`now`,
 monotonic; `wall`, Unix seconds), so tests drive it with a fake clock.
 
 Rules:
@@ -104,7 +104,9 @@ class Scheduler(object):
 		on_delete: typing.Callable[[Entry], None] = lambda entry: None,
 		backoff: typing.Optional[Backoff] = None, max_in_flight: int = 1, parallel_above: int = 16,
 	):
-		self.Lock = threading.Condition()
+		mutex = threading.RLock()
+		self.Lock = threading.Condition(mutex)  # the one lock; sender threads wait on it
+		self.Changed = threading.Condition(mutex)  # the same lock; flushes wait on it for an attempt's end
 		self.Stats = stats
 		self.MaxSize = max_size
 		self.MaxRetryAge = max_retry_age
@@ -239,6 +241,7 @@ class Scheduler(object):
 			else:
 				raise ValueError("unknown outcome {!r}".format(outcome))
 			self.Lock.notify_all()
+			self.Changed.notify_all()
 
 	def serialized(self, entry: Entry, body: bytes) -> None:
 		"""A sender serialised an in-memory envelope: keep the bytes, count their real size."""

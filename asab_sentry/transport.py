@@ -210,8 +210,8 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			now = self.Clock.monotonic()
 			if self.Scheduler.settled(now + remaining, now):
 				return
-			with lock:
-				lock.wait(min(remaining, 0.05))
+			with self.Scheduler.Changed:
+				self.Scheduler.Changed.wait(min(remaining, 0.05))
 
 	def kill(self) -> None:
 		"""
