@@ -173,3 +173,27 @@ def noop_span() -> typing.Any:
 	and it has every method of `Span`, so code written for a span works unchanged.
 	"""
 	return sentry_sdk.tracing.NoOpSpan()
+
+
+def sdk_version() -> str:
+	"""sentry-sdk's version, for the `User-Agent` and auth header (public constant, kept here with the auth helpers)."""
+	import sentry_sdk.consts
+	return sentry_sdk.consts.VERSION
+
+
+def envelope_endpoint(parsed_dsn) -> typing.Tuple[str, str]:
+	"""
+	The envelope endpoint's URL and the `X-Sentry-Auth` header for a DSN, as sentry-sdk computes them.
+
+	Internal: `Dsn.to_auth()`, `Auth.get_api_url()`, `Auth.to_header()` and `EndpointType` are not
+	public API, but they are how the SDK's own HTTP transport builds its requests; using them keeps
+	self-hosted path prefixes and the auth format exactly the SDK's.
+	"""
+	import sentry_sdk.consts
+	auth = parsed_dsn.to_auth("sentry.python/{}".format(sdk_version()))
+	return str(auth.get_api_url(sentry_sdk.consts.EndpointType.ENVELOPE)), auth.to_header()
+
+
+#: `record_lost_event` reasons that are filtering by design, not losses. Internal: the SDK's reason
+#: strings are not a documented API (sentry-python `client.py` passes these literals).
+FILTERED_LOSS_REASONS = frozenset(("sample_rate", "before_send", "event_processor", "backpressure"))

@@ -46,9 +46,10 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	Raises:
 		ConfigError: The spool directory cannot be used.
 	"""
+	release_previous()
 	if transport is None:
 		try:
-			transport = delivery.build({"dsn": config.dsn}, config.spool_dir, config.spool_max_size, stats)
+			transport = delivery.build(_transport_options(config), config.spool_dir, config.spool_max_size, stats, config.max_retry_age)
 		except SpoolError as e:
 			raise ConfigError("[sentry] spool_dir = '{}': {}".format(config.spool_dir, e)) from None
 	scrubber = Scrubber.from_config(config)
@@ -143,8 +144,25 @@ def flush(timeout: float) -> None:
 def pending() -> int:
 	"""How many envelopes wait to be sent (0 when the transport does not say)."""
 	transport = sentry_sdk.get_client().transport
-	store = getattr(transport, "Store", None)
-	return len(store) if store is not None else 0
+	return transport.pending() if isinstance(transport, delivery.DeliveryTransport) else 0
+
+
+def release_previous() -> None:
+	"""
+	Close the client an earlier service of this process left (a stopped Application), so its
+	transport releases the spool and logs its summary; a new service can use the spool at once.
+	"""
+	previous = sentry_sdk.get_client()
+	if previous.is_active() and isinstance(previous.transport, delivery.DeliveryTransport):
+		previous.close(timeout=0)
+
+
+def _transport_options(config: SentryConfig) -> typing.Dict[str, typing.Any]:
+	"""The options the delivery transport reads: the DSN, TLS and proxies (as sentry-sdk names them)."""
+	return {
+		"dsn": config.dsn, "ca_certs": config.ca_certs, "cert_file": config.cert_file, "key_file": config.key_file,
+		"http_proxy": config.http_proxy, "https_proxy": config.https_proxy,
+	}
 
 
 def limit_exit_wait(seconds: float) -> None:

@@ -64,6 +64,7 @@ ADDED_DEFAULTS: typing.Dict[str, typing.Dict[typing.Tuple[str, str], str]] = {
 		("sentry:logging", "events"): "error",
 	},
 }
+DEFAULT_MAX_RETRY_AGE = 86400.0
 
 
 class ConfigError(ValueError):
@@ -133,6 +134,12 @@ class SentryConfig:
 	scrub_allow: typing.Tuple[str, ...] = ()
 	max_request_body_size: str = "medium"
 	transaction_request_bodies: bool = False
+	max_retry_age: float = DEFAULT_MAX_RETRY_AGE
+	ca_certs: str = ""
+	cert_file: str = ""
+	key_file: str = ""
+	http_proxy: str = ""
+	https_proxy: str = ""
 	identity: Identity = dataclasses.field(default_factory=Identity)
 	profiles_sample_rate: float = 0.0
 	integrations: typing.Tuple[str, ...] = ()
@@ -206,6 +213,23 @@ class SentryConfig:
 		spool_max_size = r.get_size("sentry", "spool_max_size", "SENTRY_SPOOL_MAX_SIZE", DEFAULT_SPOOL_MAX_SIZE)
 
 		integrations = r.get_integrations("sentry", "integrations", "SENTRY_INTEGRATIONS")
+		max_retry_age = r.get_seconds("sentry", "max_retry_age", None, DEFAULT_MAX_RETRY_AGE)
+		if max_retry_age <= 0:
+			raise ConfigError(r.describe("sentry", "max_retry_age", r.get("sentry", "max_retry_age", None), "a positive duration such as 1d, 12h or 30m"))
+		ca_certs = r.get("sentry", "ca_certs", "SSL_CERT_FILE") or r.get("sentry", "ca_certs", "REQUESTS_CA_BUNDLE")
+		cert_file = r.get("sentry", "cert_file", None)
+		key_file = r.get("sentry", "key_file", None)
+		for key, value in (("ca_certs", ca_certs), ("cert_file", cert_file), ("key_file", key_file)):
+			if value and not os.path.isfile(value):
+				raise ConfigError(r.describe("sentry", key, value, "a readable PEM file"))
+		if key_file and not cert_file:
+			raise ConfigError(r.describe("sentry", "key_file", key_file, "it together with [sentry] cert_file"))
+		proxies = {}
+		for key in ("http_proxy", "https_proxy"):
+			proxies[key] = r.get("sentry", key, None)
+			if proxies[key] and not re.match(r"^https?://[^/\s]+", proxies[key]):
+				raise ConfigError(r.describe("sentry", key, proxies[key], "a proxy URL such as http://proxy:3128"))
+
 		return cls(
 			dsn=dsn,
 			enabled=r.get_bool("sentry", "enabled", "SENTRY_ENABLED", True),
@@ -228,6 +252,12 @@ class SentryConfig:
 				"sentry", "max_request_body_size", "SENTRY_MAX_REQUEST_BODY_SIZE", ("never", "small", "medium", "always"), "medium",
 			),
 			transaction_request_bodies=r.get_bool("sentry", "transaction_request_bodies", "SENTRY_TRANSACTION_REQUEST_BODIES", False),
+			max_retry_age=max_retry_age,
+			ca_certs=ca_certs,
+			cert_file=cert_file,
+			key_file=key_file,
+			http_proxy=proxies["http_proxy"],
+			https_proxy=proxies["https_proxy"],
 			identity=identity,
 			profiles_sample_rate=r.get_rate("sentry", "profiles_sample_rate", "SENTRY_PROFILES_SAMPLE_RATE", 0.0),
 			integrations=integrations,

@@ -121,16 +121,21 @@ class SentryService(asab.Service):
 
 	async def finalize(self, app):
 		"""
-		Deliver what is still queued, up to `shutdown_timeout`, without blocking the event loop, and
-		log the delivery counts. With a spool, what is not sent stays on disk for the next start.
+		Deliver what is still queued, up to `shutdown_timeout`, without blocking the event loop.
+		With a spool, what is not sent stays on disk for the next start.
+
+		`shutdown_timeout` is one budget for the whole stop: what is left of it after this flush is
+		what the SDK's exit hook waits for envelopes captured later (another service's finalize,
+		ASAB's own "Error during finalize call"). The delivery counts are logged once, last, when
+		the transport closes (at exit, or when a new service in this process replaces this one).
 		"""
 		if not self.Enabled:
 			return
 		sentry_web.deactivate()
-		await asyncio.get_running_loop().run_in_executor(None, sentry_client.flush, self.Config.shutdown_timeout)
-		# The SDK's exit hook flushes once more; it need only catch what is logged after this point.
-		sentry_client.limit_exit_wait(min(1.0, self.Config.shutdown_timeout))
-		L.log(asab.LOG_NOTICE, self.Stats.summary(sentry_client.pending()))
+		loop = asyncio.get_running_loop()
+		started = loop.time()
+		await loop.run_in_executor(None, sentry_client.flush, self.Config.shutdown_timeout)
+		sentry_client.limit_exit_wait(max(0.0, self.Config.shutdown_timeout - (loop.time() - started)))
 
 	# ASAB's built-in service attributes, read-only
 

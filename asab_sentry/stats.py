@@ -2,7 +2,7 @@
 Delivery counts: what was captured, sent, spooled, retried and dropped (by reason).
 
 Counted per envelope (an event, a transaction, a session update), from any thread. Shown in a log
-line at stop and, when the application has `asab.metrics`, as the gauge `sentry.delivery`.
+line when the transport closes (the last thing it does) and, when the application has `asab.metrics`, as the gauge `sentry.delivery`.
 """
 
 import collections
@@ -13,7 +13,7 @@ import typing
 class DeliveryStats(object):
 	"""Thread-safe delivery counters."""
 
-	OUTCOMES = ("captured", "sent", "spooled", "retried")
+	OUTCOMES = ("captured", "sent", "spooled", "retried", "unspooled")
 
 	def __init__(self):
 		self._Lock = threading.Lock()
@@ -21,17 +21,17 @@ class DeliveryStats(object):
 		self._Dropped: typing.Counter[str] = collections.Counter()
 
 	def add(self, name: str, count: int = 1) -> None:
-		"""Add to `captured`, `sent`, `spooled` or `retried`."""
+		"""Add to `captured`, `sent`, `spooled`, `retried` or `unspooled` (the spool could not be written: kept in memory)."""
 		with self._Lock:
 			self._Counts[name] += count
 
 	def drop(self, reason: str, count: int = 1) -> None:
-		"""Count envelopes lost for `reason` (e.g. `spool_full`, `rejected`, `ratelimit`, `before_send`)."""
+		"""Count envelopes lost for `reason` (e.g. `spool_full`, `rejected`, `ratelimit.transaction`, `expired`, `at_exit`)."""
 		with self._Lock:
 			self._Dropped[reason] += count
 
 	def snapshot(self) -> typing.Dict[str, int]:
-		"""All counts as a flat dict: captured, sent, spooled, retried, dropped, and dropped.<reason>."""
+		"""All counts as a flat dict: captured, sent, spooled, retried, unspooled, dropped, and dropped.<reason>."""
 		with self._Lock:
 			result = {name: self._Counts[name] for name in self.OUTCOMES}
 			result["dropped"] = sum(self._Dropped.values())
@@ -40,11 +40,18 @@ class DeliveryStats(object):
 		return result
 
 	def summary(self, pending: int) -> str:
-		"""One line for the log at stop."""
+		"""
+		One line for the log at stop.
+
+		Args:
+			pending: Envelopes left in the spool for the next start (what was left in memory is
+				counted as dropped `at_exit` by the transport, never as left to send).
+		"""
 		s = self.snapshot()
 		reasons = ", ".join("{} {}".format(k.split(".", 1)[1], v) for k, v in s.items() if k.startswith("dropped."))
-		return "Sentry delivery: captured {captured}, sent {sent}, spooled {spooled}, retried {retried}, dropped {dropped}{reasons}; {pending} left to send".format(
-			reasons=" ({})".format(reasons) if reasons else "", pending=pending, **s
+		return "Sentry delivery: captured {captured}, sent {sent}, spooled {spooled}, retried {retried}, dropped {dropped}{reasons}{memory}; {pending} left to send".format(
+			reasons=" ({})".format(reasons) if reasons else "", pending=pending,
+			memory=", kept in memory as the spool failed {}".format(s["unspooled"]) if s["unspooled"] else "", **s
 		)
 
 

@@ -84,15 +84,17 @@ def payloads(envelopes: typing.Iterable[sentry_sdk.envelope.Envelope], item_type
 	return result
 
 
-#: Environment variables that change what asab-sentry does; `sentry_app()` clears them unless given.
-SENTRY_VARIABLES = (
-	"SENTRY_DSN", "SENTRY_ENABLED", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
-	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE",
-	"SENTRY_IGNORE_TRANSACTIONS", "SENTRY_TRACE_PROPAGATION_TARGETS",
-	"SENTRY_PROFILES_SAMPLE_RATE", "SENTRY_INTEGRATIONS", "SENTRY_DISABLED_INTEGRATIONS", "SENTRY_ENABLE_LOGS", "SENTRY_SAMPLE_RATE",
-	"SENTRY_SCRUB_FIELDS", "SENTRY_SCRUB_ALLOW", "SENTRY_MAX_REQUEST_BODY_SIZE", "SENTRY_TRANSACTION_REQUEST_BODIES",
+#: Environment variables besides every `SENTRY_*` one that change what asab-sentry does.
+OTHER_VARIABLES = (
 	"SERVICE_ID", "INSTANCE_ID", "NODE_ID", "SITE_ID", "ASAB_HOSTNAME",
+	"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
 )
+
+
+def affects_sentry(name: str) -> bool:
+	"""True for an environment variable that changes what asab-sentry does (`sentry_app()` clears them)."""
+	return name.startswith("SENTRY_") or name in OTHER_VARIABLES
+
 
 #: The DSN `sentry_app()` uses when none is configured: nothing is ever sent to it.
 TEST_DSN = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
@@ -193,7 +195,7 @@ def sentry_app(
 	if environ is None or "SENTRY_DSN" not in environ:
 		sections["sentry"].setdefault("data_source_name", TEST_DSN)
 	for name in list(os.environ):
-		if name in SENTRY_VARIABLES or name.startswith("SENTRY_"):
+		if affects_sentry(name):
 			del os.environ[name]
 	os.environ.update(environ or {})
 	for name in list(asab.Config.sections()):

@@ -1,283 +1,381 @@
 """
 The delivery transport: a sentry-sdk `Transport` that stores each envelope (in memory, or in the
-durable spool) and sends from the store in a background thread, with retry and backoff.
+durable spool) and sends from the store with a few background threads, with retry and backoff.
 
 What sentry-sdk's own HTTP transport does differently, and why this one exists: it drops an
 envelope when the server is unreachable or answers 5xx, drops new envelopes when its 100-slot
-queue is full, lets a server that never answers hold its worker 30 s per envelope, and drops
-everything under a rate limit. Here:
+queue is full, and lets a server that never answers hold its worker 30 s per envelope. Here:
 
 - `capture_envelope()` only stores (never touches the network), so a capture in the event loop's
-thread never waits on the server.
-- Connection errors, timeouts, 408 and 5xx are retried, with exponential backoff up to a minute.
-- 429 and `X-Sentry-Rate-Limits` are honoured by waiting: error events stay stored until the limit
-ends; transactions, sessions and other sampled telemetry under a limit are dropped and counted,
-as the SDK does.
-- Other 4xx (bad request, bad key, too large) cannot succeed on retry: dropped, counted, logged.
-- Store bounds drop the oldest first; every loss is counted by reason (`stats.DeliveryStats`).
-
-Sending uses urllib3 (what sentry-sdk itself uses) with sentry-sdk's DSN and auth helpers.
+thread never waits on the server. Without a spool it only queues the SDK's envelope object: a
+sender serialises and compresses it. With a spool it serialises and writes the file before it
+returns (the durability promise: a killed process loses nothing it returned an id for).
+- Which envelope goes next and what an answer does is decided by `scheduler.Scheduler`, the one
+owner of the delivery state (retry in rounds with a per-envelope budget, a shared backoff that
+captures never shorten, rate limits; see there).
+- Requests: `POOL_SIZE` sender threads on keep-alive connections, gzip at level 1, TLS and proxies
+as sentry-sdk configures them (`ca_certs`, client certificate, `http_proxy`/`https_proxy`, the
+environment's proxies and `NO_PROXY`).
+- A sender's own bug is logged at ERROR once with its traceback (the plugin's loggers never become
+events) and the envelope is dropped (`internal_error`), never retried forever.
+- At close, what is left in memory is counted as dropped (`at_exit`); what is in the spool stays for
+the next start. The delivery summary is logged then, once.
 """
 
 import gzip
+import json
 import logging
-import random
+import socket
+import ssl
 import threading
 import time
 import typing
 import urllib.request
 
+import asab
 import certifi
-import sentry_sdk.consts
 import sentry_sdk.envelope
 import sentry_sdk.transport
 import urllib3
 
-from .spool import DiskSpool, MemoryQueue
+from . import _sdk
+from . import scheduler as sched
+from .scheduler import Entry, Scheduler
+from .spool import DiskSpool
 from .stats import DeliveryStats
 
 L = logging.getLogger(__name__)
 
-#: Categories whose envelopes wait out a rate limit; others are dropped under one.
-DURABLE_CATEGORIES = frozenset(("error", "default", "attachment", "security", "user_report"))
-
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
-BACKOFF_MIN = 1.0
-BACKOFF_MAX = 60.0
-DEFAULT_RETRY_AFTER = 60.0
+#: Concurrent requests (and keep-alive connections) to the server.
+POOL_SIZE = 4
+GZIP_LEVEL = 1
 #: Without a spool, at most this many bytes of envelopes wait in memory.
 MEMORY_QUEUE_SIZE = 16 * 1024 * 1024
+#: The size counted for an envelope in memory until a sender has serialised it.
+SIZE_ESTIMATE = 4096
+#: At most this many envelopes wait unserialised; past it (the server is slow or down) the caller
+#: serialises, so the memory bound counts real sizes.
+LAZY_MAX = 256
+#: A warning about the same kind of failure is repeated at most this often (seconds).
+WARNING_INTERVAL = 600.0
+
+
+class Clock(object):
+	"""Where the transport reads the time; tests pass a fake one."""
+
+	def monotonic(self) -> float:
+		"""Seconds for intervals."""
+		return time.monotonic()
+
+	def time(self) -> float:
+		"""Unix seconds (an envelope's age survives a restart)."""
+		return time.time()
+
+
+class Answer(typing.NamedTuple):
+	"""The server's answer to one request."""
+
+	status: int
+	headers: typing.Mapping[str, str]
+	reason: str = ""
+
+
+class HttpSender(object):
+	"""
+	POSTs envelopes to the server on a pool of keep-alive connections.
+
+	Args:
+		url: The envelope endpoint.
+		auth_header: The `X-Sentry-Auth` value.
+		options: `ca_certs`, `cert_file`, `key_file`, `http_proxy`, `https_proxy` (as sentry-sdk's options).
+	"""
+
+	def __init__(self, url: str, auth_header: str, options: typing.Mapping[str, typing.Any]):
+		self.Url = url
+		self.Headers = {
+			"Content-Type": "application/x-sentry-envelope",
+			"Content-Encoding": "gzip",
+			"X-Sentry-Auth": auth_header,
+			"User-Agent": "asab-sentry sentry.python/{}".format(_sdk.sdk_version()),
+		}
+		self.Pool = _pool(options, url)
+		# One quiet retry, for a keep-alive connection the server closed while idle.
+		self.Retries = urllib3.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0, allowed_methods=None, raise_on_status=False, respect_retry_after_header=False)
+
+	def send(self, body: bytes) -> Answer:
+		"""
+		POST one envelope (already compressed).
+
+		Raises:
+			urllib3.exceptions.HTTPError, OSError: The request failed on the network.
+		"""
+		response = self.Pool.request(
+			"POST", self.Url, body=body, headers=self.Headers, retries=self.Retries,
+			timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), preload_content=True,
+		)
+		return Answer(response.status, response.headers, response.reason or "")
+
+	def close(self) -> None:
+		"""Close the connections."""
+		self.Pool.clear()
+
+
+#: Exceptions of a request that failed on the network (retried); anything else is a bug.
+NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
 class DeliveryTransport(sentry_sdk.transport.Transport):
 	"""
-	Store-then-send transport. Built by the service; pass the store (`MemoryQueue` or `DiskSpool`).
+	Store-then-send transport. Built by `build()`.
 
 	Args:
-		options: sentry-sdk's client options (the SDK passes them when it builds the transport).
-		store: Where envelopes wait.
+		options: sentry-sdk's client options (`dsn`; TLS and proxy options as the SDK names them).
+		spool: The durable spool, or None to keep envelopes in memory.
 		stats: The counters to update.
+		max_retry_age: Seconds an envelope that keeps failing is retried.
+		sender: What sends (an `HttpSender` by default; tests pass a scripted one).
+		clock: The time source (a `Clock` by default; tests pass a fake one).
+		threads: Sender threads; 0 for none (tests call `pump()` instead).
 	"""
 
-	def __init__(self, options: dict, store: typing.Union[MemoryQueue, DiskSpool], stats: DeliveryStats):
+	def __init__(
+		self, options: dict, spool: typing.Optional[DiskSpool], stats: DeliveryStats,
+		max_retry_age: float = sched.DEFAULT_MAX_RETRY_AGE, sender=None, clock: typing.Optional[Clock] = None,
+		threads: int = POOL_SIZE, max_size: int = MEMORY_QUEUE_SIZE,
+	):
 		super().__init__(options)
-		self.Store = store
-		self.Stats = stats
 		if self.parsed_dsn is None:
 			raise ValueError("the delivery transport needs a DSN")
-		auth = self.parsed_dsn.to_auth("sentry.python/{}".format(sentry_sdk.consts.VERSION))
-		self.Url = auth.get_api_url(sentry_sdk.consts.EndpointType.ENVELOPE)
-		self._Headers = {
-			"Content-Type": "application/x-sentry-envelope",
-			"Content-Encoding": "gzip",
-			"X-Sentry-Auth": auth.to_header(),
-			"User-Agent": "asab-sentry sentry.python/{}".format(sentry_sdk.consts.VERSION),
-		}
-		self._Pool = _pool(options, self.Url)
-		self._Wake = threading.Condition()
+		self.Spool = spool
+		self.Stats = stats
+		self.Clock = clock or Clock()
+		if sender is None:
+			url, auth_header = _sdk.envelope_endpoint(self.parsed_dsn)
+			sender = HttpSender(url, auth_header, options)
+		self.Sender = sender
+		self.Scheduler = Scheduler(
+			stats, max_size, max_retry_age=max_retry_age, evicted_reason="spool_full" if spool is not None else "queue_full",
+			on_delete=self._delete, max_in_flight=max(1, threads),
+		)
+		self._Warned: typing.Dict[str, float] = {}
 		self._Stopping = False
-		self._Busy = False
-		self._Limits: typing.Dict[typing.Optional[str], float] = {}  # category (None = all) -> monotonic end
-		self._Thread = threading.Thread(target=self._run, name="asab-sentry-sender", daemon=True)
-		self._Thread.start()
+		self._Closed = False
+		if spool is not None:
+			for found in spool.load():
+				self.Scheduler.add(Entry(found.category, found.size, found.created, key=found.key))
+		self._Threads = [threading.Thread(target=self._work, name="asab-sentry-sender-{}".format(i), daemon=True) for i in range(threads)]
+		for thread in self._Threads:
+			thread.start()
 
 	# The SDK's side
 
 	def capture_envelope(self, envelope: sentry_sdk.envelope.Envelope) -> None:
-		"""Store the envelope and wake the sender; never waits on the network."""
+		"""Store the envelope and wake a sender; never waits on the network."""
 		self.Stats.add("captured")
-		try:
-			self.Store.put(envelope.serialize(), _category(envelope))
-		except Exception as e:
-			self.Stats.drop("store_error")
-			L.warning("Cannot store a Sentry envelope ({}); it is lost.".format(e))
+		category = _category(envelope)
+		if not self.Scheduler.admit(category, self.Clock.monotonic()):
 			return
-		with self._Wake:
-			self._Wake.notify()
+		if self.Spool is None:
+			if self.Scheduler.Lazy < LAZY_MAX:
+				# Serialised by a sender, off the caller's thread (what sentry-sdk's own transport does too).
+				self.Scheduler.add(Entry(category, SIZE_ESTIMATE, self.Clock.time(), body=envelope))
+			else:
+				body = envelope.serialize()
+				self.Scheduler.add(Entry(category, len(body), self.Clock.time(), body=body))
+			return
+		# With a spool the envelope is on disk before the capture returns: it survives a kill.
+		body = envelope.serialize()
+		entry = Entry(category, len(body), self.Clock.time(), body=body)
+		try:
+			entry.key = self.Spool.write(body, category)
+			entry.body = None
+			self.Stats.add("spooled")
+		except OSError as e:
+			self.Stats.add("unspooled")
+			self._warn("spool:{}".format(e.errno), "Cannot write to the Sentry spool '{}' ({}); envelopes are kept in memory and sent from there meanwhile.".format(self.Spool.Directory, e.strerror or e))
+		self.Scheduler.add(entry)
 
 	def flush(self, timeout: float, callback=None) -> None:
-		"""Wait until everything stored is sent (or refused), or `timeout` seconds pass."""
+		"""Wait until everything stored is sent (or refused), or `timeout` seconds pass, or what is left waits past it."""
 		deadline = time.monotonic() + timeout
-		with self._Wake:
-			self._Wake.notify()
-			while (len(self.Store) > 0 or self._Busy) and not self._Stopping:
-				remaining = deadline - time.monotonic()
-				if remaining <= 0 or self._held_past(deadline):
-					break
-				self._Wake.wait(min(remaining, 0.1))
+		lock = self.Scheduler.Lock
+		with lock:
+			lock.notify_all()
+		while not self._Stopping:
+			remaining = deadline - time.monotonic()
+			if remaining <= 0:
+				return
+			now = self.Clock.monotonic()
+			if self.Scheduler.settled(now + remaining, now):
+				return
+			with self.Scheduler.Changed:
+				self.Scheduler.Changed.wait(min(remaining, 0.05))
 
 	def kill(self) -> None:
-		"""Stop the sender. What is not sent stays in the store (on disk, for the next start)."""
-		with self._Wake:
+		"""
+		Stop the senders; what is in the spool stays for the next start, what is in memory is
+		counted as dropped (`at_exit`). Logs the delivery summary, once.
+		"""
+		lock = self.Scheduler.Lock
+		with lock:
+			if self._Closed:
+				return
+			self._Closed = True
 			self._Stopping = True
-			self._Wake.notify_all()
-		self._Thread.join(timeout=1.0)
+			lock.notify_all()
+		deadline = time.monotonic() + 1.0
+		for thread in self._Threads:
+			thread.join(timeout=max(0.0, deadline - time.monotonic()))
+		left = self.Scheduler.drain()
+		in_memory = sum(1 for entry in left if not entry.durable)
+		if in_memory:
+			self.Stats.drop("at_exit", in_memory)
+		if self.Spool is not None:
+			try:
+				self.Spool.sync()
+			except OSError:
+				pass
+			self.Spool.close()
 		try:
-			self.Store.sync()
-		except OSError:
+			self.Sender.close()
+		except Exception:
 			pass
-		self.Store.close()
+		L.log(asab.LOG_NOTICE, self.Stats.summary(len(left) - in_memory))
 
 	def is_healthy(self) -> bool:
-		"""False while the server limits or refuses everything."""
-		return self._Limits.get(None, 0) <= time.monotonic()
+		"""False while the server limits everything or the backoff after failures runs."""
+		return self.Scheduler.healthy(self.Clock.monotonic())
 
 	def record_lost_event(self, reason: str, data_category=None, item=None, *, quantity: int = 1) -> None:
 		"""Count what the SDK lost before the transport; sampling and filtering by design are not losses."""
-		if reason not in _FILTERED and data_category not in ("span", None):
+		if reason not in _sdk.FILTERED_LOSS_REASONS and data_category not in ("span", None):
 			self.Stats.drop(str(reason))
 
-	# The sender thread
+	def pending(self) -> int:
+		"""How many envelopes wait to be sent."""
+		return self.Scheduler.pending()
 
-	def _run(self) -> None:
-		backoff = 0.0
+	# The sender threads
+
+	def _work(self) -> None:
+		lock = self.Scheduler.Lock
 		while True:
-			with self._Wake:
-				if self._Stopping:
-					return
-				# Busy from here until idle, so a flush never sees an empty store whose last
-				# envelopes are still being counted (dropped under a rate limit, or sent).
-				self._Busy = True
 			try:
-				self.Store.sync()
-				found = self.Store.peek(skip=self._limited())
-				if found is None:
-					with self._Wake:
-						self._Busy = False
-						self._Wake.notify_all()
-						if not self._Stopping:
-							self._Wake.wait(self._next_limit_end(default=1.0))
-					continue
-				item, body = found
-				outcome = self._send(item, body)
-				if outcome == "retry":
-					self.Stats.add("retried")
-					backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, backoff * 2))
-					self._sleep(backoff * random.uniform(0.8, 1.2))
-				else:
-					backoff = 0.0
-			except Exception as e:  # never let the sender die
-				L.warning("Sentry sender error: {!r}".format(e))
-				self._sleep(BACKOFF_MIN)
+				with lock:
+					while True:
+						if self._Stopping:
+							return
+						entry, wait = self.Scheduler.next(self.Clock.monotonic(), self.Clock.time())
+						if entry is not None:
+							break
+						lock.wait(1.0 if wait is None else min(wait + 0.001, 1.0))
+				self._sync()
+				self._attempt(entry)
+			except Exception:
+				self._error("The Sentry sender failed")
+				time.sleep(1.0)
 
-	def _send(self, item, body: bytes) -> str:
+	def pump(self) -> bool:
+		"""One sender step in the calling thread (for tests with `threads=0`): True when an envelope was tried."""
+		entry, _ = self.Scheduler.next(self.Clock.monotonic(), self.Clock.time())
+		if entry is None:
+			return False
+		self._attempt(entry)
+		return True
+
+	def _attempt(self, entry: Entry) -> None:
+		status = 0
+		headers: typing.Mapping[str, str] = {}
 		try:
-			response = self._Pool.request(
-				"POST", self.Url, body=gzip.compress(body, 6), headers=self._Headers, retries=False,
-				timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), preload_content=True,
-			)
-		except Exception as e:
-			L.debug("Sentry server unreachable ({}); will retry.".format(e))
-			return "retry"
-		status = response.status
-		self._update_limits(response.headers, status)
+			if entry.body is None:
+				body = self.Spool.read(entry.key)  # type: ignore[union-attr,arg-type]
+			elif isinstance(entry.body, bytes):
+				body = entry.body
+			else:
+				body = entry.body.serialize()
+				self.Scheduler.serialized(entry, body)
+		except FileNotFoundError:
+			outcome = sched.GONE
+			self._warn("spool:gone", "A spooled Sentry envelope disappeared before it was sent ('{}'); counted as spool_missing.".format(entry.key))
+		except OSError as e:
+			outcome = sched.UNREADABLE
+			self._warn("spool-read:{}".format(e.errno), "Cannot read a spooled Sentry envelope now ({}); it is kept and tried again.".format(e.strerror or e))
+		else:
+			if not _is_envelope(body):
+				outcome = sched.CORRUPT
+				self.Spool.quarantine(entry.key)  # type: ignore[union-attr,arg-type]
+				self._warn("spool:corrupt", "A spooled Sentry envelope is corrupt; it is kept as '{}.corrupt' and not sent.".format(entry.key))
+			else:
+				outcome, status, headers = self._send(body)
+		self.Scheduler.done(entry, outcome, self.Clock.monotonic(), status, headers)
+
+	def _send(self, body: bytes) -> typing.Tuple[str, int, typing.Mapping[str, str]]:
+		try:
+			answer = self.Sender.send(gzip.compress(body, GZIP_LEVEL))
+		except NETWORK_ERRORS as e:
+			kind, text = _failure(e)
+			self._warn("net:" + kind, "Sentry server unreachable ({}: {}); envelopes are kept and retried.".format(kind, text))
+			return sched.FAILED, 0, {}
+		except Exception:
+			self._error("Sending an envelope to Sentry failed on a bug; the envelope is dropped")
+			return sched.ERROR, 0, {}
+		status = answer.status
 		if 200 <= status < 300:
-			self.Store.remove(item)
-			self.Stats.add("sent")
-			return "sent"
+			return sched.SENT, status, answer.headers
 		if status == 429:
-			return "held"  # the limit is recorded; the next pass drops it if not worth keeping
+			return sched.LIMITED, status, answer.headers
 		if status == 408 or status >= 500:
-			return "retry"
-		self.Store.remove(item)
-		self.Stats.drop("rejected")
-		L.warning("Sentry server refused an envelope ({} {}); it is dropped.".format(status, response.reason))
-		return "dropped"
+			self._warn("status:{}".format(status), "Sentry server answered {} {}; envelopes are kept and retried.".format(status, answer.reason))
+			return sched.FAILED, status, answer.headers
+		L.warning("Sentry server refused an envelope ({} {}); it is dropped.".format(status, answer.reason))
+		return sched.REJECTED, status, answer.headers
 
-	# Rate limits
-
-	def _update_limits(self, headers, status: int) -> None:
-		now = time.monotonic()
-		header = headers.get("X-Sentry-Rate-Limits")
-		if header:
-			for limit in header.split(","):
-				parts = limit.strip().split(":")
-				try:
-					seconds = float(parts[0])
-				except (ValueError, IndexError):
-					continue
-				categories = parts[1].split(";") if len(parts) > 1 and parts[1] else [None]
-				for category in categories:
-					self._Limits[category or None] = max(self._Limits.get(category or None, 0), now + seconds)
-		elif status == 429:
+	def _sync(self) -> None:
+		if self.Spool is not None:
 			try:
-				seconds = float(headers.get("Retry-After", DEFAULT_RETRY_AFTER))
-			except ValueError:
-				seconds = DEFAULT_RETRY_AFTER
-			self._Limits[None] = now + seconds
-		for category, end in list(self._Limits.items()):  # forget limits that ended
-			if end <= now:
-				del self._Limits[category]
+				self.Spool.sync()
+			except OSError as e:
+				self._warn("sync:{}".format(e.errno), "Cannot fsync the Sentry spool ({}).".format(e.strerror or e))
 
-	def _limited(self) -> typing.AbstractSet[typing.Optional[str]]:
-		"""
-		Categories that may not be sent now (sender thread only): limited envelopes that are not
-		worth keeping (transactions, sessions, ...) are dropped on the way, and counted.
-		"""
+	def _delete(self, entry: Entry) -> None:
+		if entry.key is not None and self.Spool is not None:
+			self.Spool.delete(entry.key)
+
+	def _warn(self, kind: str, message: str) -> None:
+		"""A WARNING, once per kind of failure and then at most every WARNING_INTERVAL."""
 		now = time.monotonic()
-		active = {c for c, end in list(self._Limits.items()) if end > now}
-		if not active:
-			return set()
-		limited: typing.AbstractSet[typing.Optional[str]] = _ALL if None in active else active
-		dropped = self.Store.drop_where(lambda item: item.category in limited and item.category not in DURABLE_CATEGORIES)
-		if dropped:
-			self.Stats.drop("ratelimit", dropped)
-		return limited
+		with self.Scheduler.Lock:
+			last = self._Warned.get(kind)
+			if last is not None and now - last < WARNING_INTERVAL:
+				return
+			self._Warned[kind] = now
+		L.warning(message)
 
-	def _next_limit_end(self, default: float) -> float:
-		now = time.monotonic()
-		ends = [end - now for end in list(self._Limits.values()) if end > now]
-		return max(0.05, min([default] + ends))
-
-	def _held_past(self, deadline: float) -> bool:
-		"""
-		True when everything left waits on rate limits that end after `deadline`, so a flush need not
-		wait for it (it stays stored). Read-only: called from the flushing thread.
-		"""
-		if self._Busy:
-			return False
-		categories = self.Store.categories()
-		if not categories:
-			return False
-		now = time.monotonic()
-		for category in categories:
-			end = max(self._Limits.get(category, 0.0), self._Limits.get(None, 0.0))
-			if end <= deadline or category not in DURABLE_CATEGORIES:
-				return False  # sendable in time, or about to be dropped by the sender
-			if end <= now:
-				return False
-		return True
-
-	def _sleep(self, seconds: float) -> None:
-		with self._Wake:
-			if not self._Stopping:
-				self._Wake.wait(seconds)
+	def _error(self, message: str) -> None:
+		"""An ERROR with the traceback, once per process of this transport (the logger is never sent to Sentry)."""
+		with self.Scheduler.Lock:
+			if "bug" in self._Warned:
+				return
+			self._Warned["bug"] = time.monotonic()
+		L.error(message, exc_info=True)
 
 
-_FILTERED = frozenset(("sample_rate", "before_send", "event_processor", "backpressure"))
-
-
-class _All(frozenset):
-	"""Every category (for a limit on all of them)."""
-
-	def __contains__(self, item) -> bool:
-		return True
-
-
-_ALL = _All()
-
-
-def build(options: dict, spool_dir: str, max_size: int, stats: DeliveryStats) -> DeliveryTransport:
+def build(options: dict, spool_dir: str, max_size: int, stats: DeliveryStats, max_retry_age: float = sched.DEFAULT_MAX_RETRY_AGE) -> DeliveryTransport:
 	"""
 	The delivery transport for a config: a durable spool in `spool_dir`, or memory when it is empty.
 
 	Raises:
 		SpoolError: The spool directory cannot be used.
 	"""
-	store = DiskSpool(spool_dir, max_size, stats) if spool_dir else MemoryQueue(MEMORY_QUEUE_SIZE, stats)
-	return DeliveryTransport(options, store, stats)
-
+	spool = DiskSpool(spool_dir) if spool_dir else None
+	try:
+		return DeliveryTransport(options, spool, stats, max_retry_age=max_retry_age, max_size=max_size if spool else MEMORY_QUEUE_SIZE)
+	except BaseException:
+		if spool is not None:
+			spool.close()
+		raise
 
 
 def _category(envelope: sentry_sdk.envelope.Envelope) -> str:
@@ -287,15 +385,54 @@ def _category(envelope: sentry_sdk.envelope.Envelope) -> str:
 	return str(categories[0]) if categories else "default"
 
 
-def _pool(options: dict, url: str) -> urllib3.PoolManager:
-	"""A connection pool honouring the SDK's `ca_certs`, `http_proxy`/`https_proxy` options and the environment's proxies."""
-	kwargs: typing.Dict[str, typing.Any] = dict(num_pools=2, cert_reqs="CERT_REQUIRED", ca_certs=options.get("ca_certs") or certifi.where())
+def _is_envelope(body: bytes) -> bool:
+	"""True when `body` starts with an envelope header (a JSON object on the first line)."""
+	try:
+		return isinstance(json.loads(body.split(b"\n", 1)[0] or b"null"), dict)
+	except ValueError:
+		return False
+
+
+def _failure(error: BaseException) -> typing.Tuple[str, str]:
+	"""The kind of a network failure (`tls`, `dns`, `proxy`, `timeout`, `connection`) and a short text."""
+	chain: typing.List[BaseException] = []
+	e: typing.Optional[BaseException] = error
+	while e is not None and len(chain) < 10:
+		chain.append(e)
+		e = getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), BaseException) else (e.__cause__ or e.__context__)
+	kinds = (
+		("tls", lambda e: isinstance(e, (ssl.SSLError, urllib3.exceptions.SSLError))),
+		("dns", lambda e: isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError"),
+		("proxy", lambda e: isinstance(e, urllib3.exceptions.ProxyError)),
+		("connection", lambda e: isinstance(e, (ConnectionError, urllib3.exceptions.ProtocolError))),
+		("timeout", lambda e: isinstance(e, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError))),
+	)
+	for kind, test in kinds:  # the most telling first: urllib3's NewConnectionError is also a timeout error
+		for e in chain:
+			if test(e):
+				return kind, str(error if e is error else e)
+	return "connection", str(error)
+
+
+def _pool(options: typing.Mapping[str, typing.Any], url: str) -> urllib3.PoolManager:
+	"""
+	A keep-alive connection pool as sentry-sdk makes one: `ca_certs` (else certifi's bundle), the
+	client certificate `cert_file`/`key_file`, `https_proxy`/`http_proxy`, else the environment's
+	proxies unless `NO_PROXY` covers the host.
+	"""
+	kwargs: typing.Dict[str, typing.Any] = dict(
+		num_pools=2, maxsize=POOL_SIZE, block=False, cert_reqs="CERT_REQUIRED",
+		ca_certs=options.get("ca_certs") or certifi.where(),
+	)
+	if options.get("cert_file"):
+		kwargs["cert_file"] = options["cert_file"]
+		kwargs["key_file"] = options.get("key_file") or None
 	scheme = url.split(":", 1)[0]
-	proxy = options.get("{}_proxy".format(scheme)) or options.get("http_proxy")
-	if proxy is None:
-		proxies = urllib.request.getproxies()
-		if not urllib.request.proxy_bypass(urllib3.util.parse_url(url).host or ""):
-			proxy = proxies.get(scheme)
+	proxy = (options.get("https_proxy") if scheme == "https" else None) or options.get("http_proxy")
+	if not proxy:
+		host = urllib3.util.parse_url(url).host or ""
+		if not urllib.request.proxy_bypass(host):
+			proxy = urllib.request.getproxies().get(scheme)
 	if proxy:
 		return urllib3.ProxyManager(proxy, **kwargs)
 	return urllib3.PoolManager(**kwargs)

@@ -21,16 +21,6 @@ from recorder import Recorder  # noqa: E402
 
 SCENARIO = os.path.join(HERE, "apps", "scenario.py")
 
-# Variables of the developer's shell that would change what the apps under test do.
-_CLEARED = (
-	"SENTRY_DSN", "SENTRY_ENABLED", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
-	"SENTRY_SEND_DEFAULT_PII", "SENTRY_DEBUG", "SENTRY_SPOOL_DIR", "SENTRY_SPOOL_MAX_SIZE",
-	"SENTRY_IGNORE_TRANSACTIONS", "SENTRY_TRACE_PROPAGATION_TARGETS",
-	"SENTRY_PROFILES_SAMPLE_RATE", "SENTRY_INTEGRATIONS", "SENTRY_DISABLED_INTEGRATIONS", "SENTRY_ENABLE_LOGS", "SENTRY_SAMPLE_RATE",
-	"SENTRY_SCRUB_FIELDS", "SENTRY_SCRUB_ALLOW", "SENTRY_MAX_REQUEST_BODY_SIZE", "SENTRY_TRANSACTION_REQUEST_BODIES",
-	"SERVICE_ID", "INSTANCE_ID", "NODE_ID", "SITE_ID", "ASAB_HOSTNAME",
-)
-
 
 @pytest.fixture
 def recorder():
@@ -57,7 +47,8 @@ class AppRun(object):
 
 def app_env(dsn: typing.Optional[str] = None, **env: str) -> dict:
 	"""A clean environment for an app under test."""
-	result = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+	from asab_sentry.testing import affects_sentry
+	result = {k: v for k, v in os.environ.items() if not affects_sentry(k)}
 	result["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), result.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 	if dsn is not None:
 		result["SENTRY_DSN"] = dsn

@@ -1,0 +1,213 @@
+"""
+The spool under faults, in-process: whose files it touches, a full or read-only disk, files it
+cannot read now or that are corrupt, and a spool handed from one service to the next.
+"""
+
+import errno
+import logging
+import os
+import stat
+
+import pytest
+
+from asab_sentry.spool import DiskSpool, MARKER, SUBDIRECTORY, SpoolError
+
+from test_transport_scheduler import Rig, event
+
+
+@pytest.fixture
+def rig():
+	made = []
+
+	def make(*args, **kwargs):
+		r = Rig(*args, **kwargs)
+		made.append(r)
+		return r
+
+	yield make
+	for r in made:
+		r.close()
+
+
+def envelopes(directory):
+	return sorted(n for n in os.listdir(directory) if n.endswith(".envelope"))
+
+
+class TestOwnership(object):
+	"""asab-sentry touches only what it created."""
+
+	def test_shared_directory_is_left_alone(self, rig, tmp_path):
+		shared = tmp_path / "tmp"
+		shared.mkdir()
+		os.chmod(str(shared), 0o1777)
+		foreign = {
+			"session.tmp": b"someone's temporary file",
+			"backup.envelope": b'{"event_id":"0"}\n{"type":"event"}\n{}\n',
+			"00000000000000000001-0000001-000001.error.envelope.bak": b"x",
+		}
+		for name, data in foreign.items():
+			(shared / name).write_bytes(data)
+		r = rig(spool_dir=str(shared))
+		r.Transport.capture_envelope(event("mine"))
+		r.pump_all()
+		assert r.messages() == ["mine"]  # the foreign envelope was not sent
+		assert {n: (shared / n).read_bytes() for n in foreign} == foreign
+		assert stat.S_IMODE(os.stat(str(shared)).st_mode) == 0o1777
+		assert r.Spool.Directory == str(shared / SUBDIRECTORY)
+		assert stat.S_IMODE(os.stat(r.Spool.Directory).st_mode) == 0o700
+
+	def test_existing_empty_directory_keeps_its_mode(self, rig, tmp_path):
+		own = tmp_path / "spool"
+		own.mkdir()
+		os.chmod(str(own), 0o750)
+		r = rig(spool_dir=str(own), default=(503, {}))
+		r.Transport.capture_envelope(event("e"))
+		assert r.Spool.Directory == str(own) and (own / MARKER).exists()
+		assert stat.S_IMODE(os.stat(str(own)).st_mode) == 0o750
+		assert len(envelopes(str(own))) == 1
+
+	def test_foreign_file_in_own_directory_is_reported_once_and_kept(self, rig, tmp_path, caplog):
+		own = tmp_path / "spool"
+		DiskSpool(str(own)).close()  # made and marked by asab-sentry
+		(own / "notes.txt").write_text("mine, not yours")
+		(own / "other.envelope").write_text("not asab-sentry's")
+		r = rig(spool_dir=str(own))
+		r.Transport.capture_envelope(event("e"))
+		r.pump_all()
+		assert r.messages() == ["e"]
+		assert (own / "notes.txt").read_text() == "mine, not yours" and (own / "other.envelope").exists()
+		assert len([rec for rec in caplog.records if "did not write" in rec.getMessage()]) == 1
+
+	def test_subdirectory_that_is_not_ours_is_an_error(self, tmp_path):
+		shared = tmp_path / "shared"
+		(shared / SUBDIRECTORY).mkdir(parents=True)
+		(shared / "x.txt").write_text("x")
+		(shared / SUBDIRECTORY / "y.txt").write_text("y")
+		with pytest.raises(SpoolError, match="not asab-sentry's"):
+			DiskSpool(str(shared))
+		assert (shared / SUBDIRECTORY / "y.txt").read_text() == "y"
+
+	def test_spool_of_an_earlier_release_is_adopted(self, rig, tmp_path):
+		old = tmp_path / "spool"
+		old.mkdir()
+		(old / ".lock").write_text("")
+		name = "{:020d}-{:07d}-{:06d}.error.envelope".format(1_700_000_000 * 10 ** 9, 42, 0)
+		(old / name).write_bytes(event("left").serialize())
+		r = rig(spool_dir=str(old))
+		r.pump_all()
+		assert r.messages() == ["left"] and envelopes(str(old)) == []
+
+
+class TestDiskFull(object):
+	"""A failed write leaves no file, the event still goes out from memory, one WARNING, counted."""
+
+	@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EDQUOT])
+	def test_write_error(self, rig, tmp_path, caplog, monkeypatch, code):
+		spool = tmp_path / "spool"
+		r = rig(spool_dir=str(spool))
+		real_write = os.write
+
+		def full(fd, data):
+			raise OSError(code, os.strerror(code))
+
+		monkeypatch.setattr(os, "write", full)
+		for i in range(5):
+			r.Transport.capture_envelope(event("e{}".format(i)))
+		monkeypatch.setattr(os, "write", real_write)
+		assert [n for n in os.listdir(str(spool)) if n.endswith(".tmp")] == []
+		r.pump_all()
+		assert r.messages() == ["e{}".format(i) for i in range(5)]
+		s = r.Stats.snapshot()
+		assert s["unspooled"] == 5 and s["sent"] == 5 and s["dropped"] == 0
+		assert len([rec for rec in caplog.records if rec.levelno == logging.WARNING and "Cannot write to the Sentry spool" in rec.getMessage()]) == 1
+
+	def test_read_only_directory(self, rig, tmp_path, monkeypatch):
+		"""A spool remounted read-only: creating the file fails (mocked: the tests may run as root)."""
+		spool = tmp_path / "spool"
+		r = rig(spool_dir=str(spool))
+		real_open = os.open
+
+		def read_only(path, flags, *args, **kwargs):
+			if flags & os.O_CREAT:
+				raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+			return real_open(path, flags, *args, **kwargs)
+
+		monkeypatch.setattr(os, "open", read_only)
+		r.Transport.capture_envelope(event("e"))
+		monkeypatch.setattr(os, "open", real_open)
+		r.pump_all()
+		assert r.messages() == ["e"] and sorted(os.listdir(str(spool))) == [".asab-sentry-spool", ".lock"]
+		assert r.Stats.snapshot()["unspooled"] == 1
+
+
+class TestUnreadable(object):
+	"""A file is dropped only when proved corrupt; a read that fails now is tried again."""
+
+	def test_emfile_on_read_keeps_the_envelope(self, rig, tmp_path, monkeypatch):
+		spool = tmp_path / "spool"
+		r = rig(spool_dir=str(spool))
+		r.Transport.capture_envelope(event("e"))
+		real_read = DiskSpool.read
+		failures = [OSError(errno.EMFILE, "Too many open files")] * 2
+
+		def flaky(self, key):
+			if failures:
+				raise failures.pop(0)
+			return real_read(self, key)
+
+		monkeypatch.setattr(DiskSpool, "read", flaky)
+		r.pump_all()
+		assert r.messages() == [] and len(envelopes(str(spool))) == 1  # kept, not deleted
+		r.run_for(15.0, step=0.5)
+		assert r.messages() == ["e"] and envelopes(str(spool)) == []
+		assert r.Stats.snapshot()["dropped"] == 0
+
+	def test_corrupt_file_is_kept_aside_and_counted(self, rig, tmp_path, caplog):
+		spool = tmp_path / "spool"
+		DiskSpool(str(spool)).close()
+		bad = "{:020d}-{:07d}-{:06d}.error.envelope".format(1_700_000_000 * 10 ** 9, 1, 0)
+		(spool / bad).write_bytes(b"\x00\x01 not json\n")
+		r = rig(spool_dir=str(spool))
+		r.Transport.capture_envelope(event("good"))
+		r.pump_all()
+		assert r.messages() == ["good"]
+		assert (spool / (bad + ".corrupt")).read_bytes() == b"\x00\x01 not json\n"
+		assert r.Stats.snapshot()["dropped.spool_corrupt"] == 1
+
+	def test_leftover_temporary_file_of_ours_is_removed(self, rig, tmp_path):
+		spool = tmp_path / "spool"
+		DiskSpool(str(spool)).close()
+		tmp = "{:020d}-{:07d}-{:06d}.error.envelope.tmp".format(1_700_000_000 * 10 ** 9, 1, 0)
+		(spool / tmp).write_bytes(b"half")
+		rig(spool_dir=str(spool))
+		assert not (spool / tmp).exists()
+
+
+class TestHandOver(object):
+	"""A closed transport releases the spool at once."""
+
+	def test_second_spool_after_close(self, rig, tmp_path):
+		spool = str(tmp_path / "spool")
+		first = rig(spool_dir=spool, default=(503, {}))
+		first.Transport.capture_envelope(event("from the first"))
+		with pytest.raises(SpoolError, match="in use"):
+			DiskSpool(spool)
+		first.Transport.kill()
+		second = rig(spool_dir=spool)
+		second.pump_all()
+		assert second.messages() == ["from the first"]
+
+
+class TestOrder(object):
+	"""What an earlier run left is sent in capture order, before what is captured now."""
+
+	def test_replay_in_capture_order(self, rig, tmp_path):
+		spool = str(tmp_path / "spool")
+		first = rig(spool_dir=spool, default=(503, {}))
+		for i in range(5):
+			first.Transport.capture_envelope(event("old {}".format(i)))
+		first.Transport.kill()
+		second = rig(spool_dir=spool)
+		second.Transport.capture_envelope(event("new"))
+		second.pump_all()
+		assert second.messages() == ["old 0", "old 1", "old 2", "old 3", "old 4", "new"]
