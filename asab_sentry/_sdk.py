@@ -197,3 +197,26 @@ def envelope_endpoint(parsed_dsn) -> typing.Tuple[str, str]:
 #: `record_lost_event` reasons that are filtering by design, not losses. Internal: the SDK's reason
 #: strings are not a documented API (sentry-python `client.py` passes these literals).
 FILTERED_LOSS_REASONS = frozenset(("sample_rate", "before_send", "event_processor", "backpressure"))
+
+
+def set_exit_wait(seconds: float) -> None:
+	"""
+	Bound how long the SDK's exit hook waits for delivery (it flushes again at interpreter exit).
+
+	Internal: the hook reads `client.options["shutdown_timeout"]` when it runs; there is no public
+	setter once the client is started, and what is left of asab-sentry's one stop budget is only
+	known after the service's own flush.
+	"""
+	client = sentry_sdk.get_client()
+	if client.is_active():
+		client.options["shutdown_timeout"] = seconds
+
+
+def log_record(hint: typing.Optional[dict]) -> typing.Any:
+	"""
+	The `logging.LogRecord` an event or breadcrumb was made from, or None.
+
+	Internal: the SDK's logging integration passes it in the hint under the undocumented key
+	`log_record`.
+	"""
+	return hint.get("log_record") if hint else None

@@ -22,6 +22,7 @@ import sentry_sdk.utils
 import urllib3
 import urllib3.exceptions
 
+from . import _sdk
 from .config import ConfigError, SentryConfig
 
 L = logging.getLogger(__name__)
@@ -181,12 +182,11 @@ def send(dsn: str, body: bytes, timeout: float) -> str:
 			timeout, 401/403, 413, 429, other statuses.
 	"""
 	parsed = sentry_sdk.utils.Dsn(dsn)
-	auth = parsed.to_auth("asab-sentry-check")
-	url = auth.get_api_url(sentry_sdk.consts.EndpointType.ENVELOPE)
+	url, auth_header = _sdk.envelope_endpoint(parsed)
 	headers = {
 		"Content-Type": "application/x-sentry-envelope",
 		"Content-Encoding": "gzip",
-		"X-Sentry-Auth": auth.to_header(),
+		"X-Sentry-Auth": auth_header,
 		"User-Agent": "asab-sentry-check sentry.python/{}".format(sentry_sdk.consts.VERSION),
 	}
 	where = "{}:{}".format(parsed.host, parsed.port)

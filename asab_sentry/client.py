@@ -167,9 +167,7 @@ def _transport_options(config: SentryConfig) -> typing.Dict[str, typing.Any]:
 
 def limit_exit_wait(seconds: float) -> None:
 	"""Bound the wait of the SDK's exit hook (it flushes again at interpreter exit)."""
-	client = sentry_sdk.get_client()
-	if client.is_active():
-		client.options["shutdown_timeout"] = seconds
+	_sdk.set_exit_wait(seconds)
 
 
 def _before_send_transaction(event: dict, hint: dict) -> dict:

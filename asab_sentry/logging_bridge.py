@@ -10,6 +10,7 @@ import typing
 
 import sentry_sdk.integrations.logging
 
+from . import _sdk
 from . import uncaught
 
 L = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def event_processor(event: dict, hint: dict) -> typing.Optional[dict]:
 
 	Runs as a global-scope event processor, so before the scrubber sees the event.
 	"""
-	record = hint.get("log_record") if hint else None
+	record = _sdk.log_record(hint)
 	if record is None:
 		return event
 	if uncaught.suppressed() or (record.exc_info and uncaught.reported_in_this_flow(record.exc_info[1])):
@@ -91,7 +92,7 @@ def event_processor(event: dict, hint: dict) -> typing.Optional[dict]:
 
 def before_breadcrumb(crumb: dict, hint: dict) -> typing.Optional[dict]:
 	"""Fix up a breadcrumb made from a log record: a valid level and `struct_data` in its data."""
-	record = hint.get("log_record") if hint else None
+	record = _sdk.log_record(hint)
 	if record is not None:
 		crumb["level"] = sentry_level(record.levelno)
 		_carry_struct_data(record, crumb.setdefault("data", {}))
