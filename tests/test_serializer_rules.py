@@ -273,4 +273,3 @@ class TestWrapper(object):
 		first({"message": "m"}, max_value_length=LIMIT)
 		assert calls == [{"message": "m"}]  # the SDK's function, called once (not wrapped twice)
 		assert first(_transaction(), max_value_length=LIMIT)["transaction"] == "GET /t" and len(calls) == 1
-
