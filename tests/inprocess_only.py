@@ -5,7 +5,7 @@ a test that starts the app in a subprocess or talks to a real server cannot see 
 seconds per mutant.
 
 A test is dropped (reported as deselected) when it uses a fixture that starts a process or a
-server (`run_app`, `start_app`, `bugsink`), or when its class (or the function itself, outside a
+server (`run_app`, `start_app`, or any fixture whose name contains `bugsink`), or when its class (or the function itself, outside a
 class) starts processes on its own (its source mentions `subprocess`, `Popen` or `run_group`).
 Everything else runs, including tests that use the in-process `recorder`.
 """
@@ -22,7 +22,8 @@ SLOW_CALLS = ("subprocess", "Popen", "run_group")
 
 def is_out_of_process(item) -> bool:
 	"""True when the test item needs another process (see the module docstring)."""
-	if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+	fixtures = getattr(item, "fixturenames", ())
+	if SLOW_FIXTURES.intersection(fixtures) or any("bugsink" in name for name in fixtures):
 		return True
 	owner: typing.Any = getattr(item, "cls", None) or getattr(item, "function", None)
 	if owner is None:
