@@ -510,6 +510,14 @@ class TestInstrumentationLifecycle(object):
 		serve(s, routes_and_again, _get("/m"))
 		assert seen["names"].count("sentry_middleware") == 1
 
+	def test_a_second_service_does_not_patch_again(self, sentry_app):
+		import asab.web.service
+		sentry_app(modules=WEB)
+		patched = (asab.web.service.WebService._register_container, aiohttp.ClientSession.__init__)
+		s = sentry_app(modules=WEB)
+		s.Service.Web.instrument_app(s.App)
+		assert (asab.web.service.WebService._register_container, aiohttp.ClientSession.__init__) == patched
+
 	def test_a_started_server_is_left_alone_with_a_warning(self, sentry_app, caplog):
 		s = sentry_app(modules=WEB)
 		webapp = aiohttp.web.Application()
@@ -540,7 +548,7 @@ class TestInstrumentationLifecycle(object):
 		assert "Cannot instrument the web server 'web:test' (RuntimeError('broken'))" in caplog.text
 		assert [e["message"] for e in s.events()] == ["marker"]
 
-	def test_after_deactivate_requests_and_calls_pass_untouched(self, sentry_app):
+	def test_after_deactivate_requests_and_calls_pass_untouched(self, sentry_app, caplog):
 		s = sentry_app({"sentry": {"traces_sample_rate": "1"}}, modules=WEB)
 		s.App.Seen = []
 
@@ -551,9 +559,11 @@ class TestInstrumentationLifecycle(object):
 					await r.read()
 			app.SentryService.capture_message("marker")
 
-		serve(s, _routes, client)
+		with caplog.at_level(logging.WARNING, logger="asab_sentry"):
+			serve(s, _routes, client)
 		assert s.transactions() == []
 		assert "sentry-trace" not in s.App.Seen[0]
+		assert "Cannot" not in caplog.text
 		assert not [e for e in s.events() if e.get("exception", {}).get("values", [{}])[-1].get("mechanism", {}).get("type") == "aiohttp"]
 		assert not [c for c in s.events()[-1].get("breadcrumbs", {}).get("values", []) if c.get("type") == "http"]
 
