@@ -136,10 +136,7 @@ class RequestState(object):
 		try:
 			event["request"] = request_data(self.Request, self.Settings, with_body=event.get("type") != "transaction")
 			if self.Transaction is None and event.get("type") != "transaction":
-				contexts = event.setdefault("contexts", {})
-				trace = contexts.get("trace")
-				if not isinstance(trace, dict) or trace.get("trace_id") != self.TraceId:
-					contexts["trace"] = self.trace_context()
+				event.setdefault("contexts", {})["trace"] = self.trace_context()
 		except Exception as e:
 			L.warning("Cannot add the request to a Sentry event ({!r}).".format(e))
 		return event

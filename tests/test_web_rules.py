@@ -144,6 +144,16 @@ class TestEventTrace(object):
 class TestRequestData(object):
 	"""The request on an event: method, full URL without the query, query string, headers."""
 
+	def test_an_error_while_adding_it_is_a_warning_and_the_event_is_sent(self, sentry_app, monkeypatch, caplog):
+		def broken(request, settings, with_body):
+			raise RuntimeError("broken")
+		monkeypatch.setattr(asab_sentry.web, "request_data", broken)
+		with caplog.at_level(logging.WARNING, logger="asab_sentry"):
+			s = _run(sentry_app, ["/fail?n=1"])
+		event, = _errors(s)
+		assert event["tags"]["req"] == "1" and "request" not in event
+		assert "Cannot add the request to a Sentry event (RuntimeError('broken'))." in caplog.text
+
 	def test_url_is_scheme_host_and_path(self, sentry_app):
 		seen = {}
 
@@ -566,6 +576,21 @@ class TestInstrumentationLifecycle(object):
 		assert "Cannot" not in caplog.text
 		assert not [e for e in s.events() if e.get("exception", {}).get("values", [{}])[-1].get("mechanism", {}).get("type") == "aiohttp"]
 		assert not [c for c in s.events()[-1].get("breadcrumbs", {}).get("values", []) if c.get("type") == "http"]
+
+
+class TestSettings(object):
+	"""WebSettings' defaults are the safe ones: nothing traced, no client address, 10 KiB of body."""
+
+	def test_defaults(self):
+		settings = asab_sentry.web.WebSettings()
+		assert (settings.TracesSampleRate, settings.SendDefaultPii, settings.MaxBodySize) == (0.0, False, 10 * 1024)
+		assert settings.IgnoreTransactions == () and not settings.ignored("/health", "GET /health")
+
+	def test_patterns_are_globs_matched_whole(self):
+		settings = asab_sentry.web.WebSettings(ignore_transactions=["/health", "/asab/v1/*"])
+		assert settings.IgnoreTransactions == ("/health", "/asab/v1/*")
+		assert settings.ignored("/health") and settings.ignored("x", "/asab/v1/status")
+		assert not settings.ignored("/healthz") and not settings.ignored("/api/asab/v1/x")
 
 
 class TestSmallIsolation(object):
