@@ -243,6 +243,24 @@ class TestRequestBody(object):
 		if not read:
 			assert (request._read_bytes is not None) is sent
 
+	@pytest.mark.parametrize("raised", [aiohttp.web.HTTPInternalServerError, RuntimeError])
+	@pytest.mark.parametrize("rate", ["0", "1"])
+	def test_read_for_every_reported_error(self, sentry_app, raised, rate):
+		def routes(router, app):
+			async def fail(request):
+				raise raised()
+			router.add_post("/f", fail)
+
+		async def client(session, base, app):
+			async with session.post(base + "/f", data=b"small body", headers={"Content-Type": "text/plain"}) as r:
+				assert r.status == 500
+			app.SentryService.capture_message("marker")
+
+		s = sentry_app({"sentry": {"traces_sample_rate": rate}}, modules=WEB)
+		serve(s, routes, client)
+		event, = _errors(s)
+		assert event["request"]["data"] == "small body"
+
 	def test_empty_body_is_left_out(self, sentry_app):
 		event, _ = _post(sentry_app, b"", "application/json", read=True)
 		assert "data" not in event["request"]
