@@ -204,9 +204,9 @@ class WebInstrumentation(object):
 		_Registry.Instrumentation = self
 		_patch_web_service()
 		_patch_client_session()
-		websvc = app.get_service("asab.WebService") if hasattr(app, "get_service") else None
+		websvc = app.get_service("asab.WebService")
 		if websvc is not None:
-			for container in list(getattr(websvc, "Containers", {}).values()):
+			for container in list(websvc.Containers.values()):
 				self.instrument_container(container)
 
 	def instrument_container(self, container) -> None:
