@@ -42,6 +42,10 @@ class TestMemoryTransport(object):
 		assert kept.serialize() == sent.serialize()
 		assert transport.events() == [{"message": "m"}]
 
+	def test_options_are_the_transports(self):
+		options = {"dsn": testing.TEST_DSN}
+		assert testing.MemoryTransport(options).options is options
+
 	def test_flush_keeps_everything(self):
 		transport = testing.MemoryTransport()
 		transport.capture_envelope(_envelope(_json_item({"message": "m"}, "event")))
@@ -70,7 +74,7 @@ class TestPayloads(object):
 	def test_filter_by_type_and_skip_what_is_not_json(self):
 		raw = sentry_sdk.envelope.Item(payload=sentry_sdk.envelope.PayloadRef(bytes=b"\x00not json"), type="attachment")
 		envelopes = [
-			_envelope(_json_item({"message": "a"}, "event"), raw),
+			_envelope(raw, _json_item({"message": "a"}, "event")),
 			_envelope(_json_item({"transaction": "t"}, "transaction"), _json_item({"message": "b"}, "event")),
 		]
 		assert testing.payloads(envelopes) == [{"message": "a"}, {"transaction": "t"}, {"message": "b"}]
