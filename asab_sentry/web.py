@@ -135,7 +135,7 @@ class RequestState(object):
 		"""Add the request to an event or transaction, when it is sent (an isolation-scope event processor)."""
 		try:
 			event["request"] = request_data(self.Request, self.Settings, with_body=event.get("type") != "transaction")
-			if self.Transaction is None and event.get("type") != "transaction":
+			if self.Transaction is None:  # (a transaction event comes only with a transaction)
 				event.setdefault("contexts", {})["trace"] = self.trace_context()
 		except Exception as e:
 			L.warning("Cannot add the request to a Sentry event ({!r}).".format(e))

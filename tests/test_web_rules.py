@@ -560,6 +560,13 @@ class TestInstrumentationLifecycle(object):
 		assert "The web server 'web:late' started before Sentry was set up" in caplog.text
 		assert list(webapp.middlewares) == []
 
+		class Unnamed(object):
+			WebApp = webapp
+
+		with caplog.at_level(logging.WARNING, logger="asab_sentry"):
+			s.Service.Web.instrument_container(Unnamed())
+		assert "The web server '?' started before Sentry was set up" in caplog.text
+
 	def test_a_container_without_a_web_app_is_skipped(self, sentry_app):
 		s = sentry_app(modules=WEB)
 		s.Service.Web.instrument_container(object())  # must not raise
