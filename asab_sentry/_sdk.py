@@ -57,17 +57,16 @@ def request_transaction(
 	public setter); it keeps the dynamic sampling context (`sentry-sample_rand` in baggage)
 	consistent with the decision, so downstream services sample the same trace.
 	"""
-	parent_decided = False
 	if headers is not None:
 		transaction = sentry_sdk.continue_trace(dict(headers), op="http.server", name=name, source=source, origin="auto.http.asab_sentry")
-		parent_decided = transaction.parent_sampled is not None
 	else:
 		transaction = sentry_sdk.tracing.Transaction(op="http.server", name=name, source=source, trace_id=trace_id, origin="auto.http.asab_sentry")
+	parent_decided = transaction.parent_sampled is not None
 	transaction.sampled = True
 	sentry_sdk.start_transaction(transaction)
 	if not parent_decided:
 		transaction.sample_rate = rate
-		if sample_rand is not None and headers is None:
+		if sample_rand is not None:
 			transaction._sample_rand = sample_rand  # type: ignore[attr-defined]
 	return transaction
 

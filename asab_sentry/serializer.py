@@ -59,6 +59,8 @@ def quick(event: dict, max_value_length: typing.Optional[int]) -> dict:
 	result = {}
 	for key, value in event.items():
 		if key == "extra":
+			if sentry_sdk.serializer.global_repr_processors:
+				raise _Fallback()  # a databag goes through the SDK's repr processors
 			result["extra"] = _bag(value, limit, _DATABAG_DEPTH)
 		elif key == "request" and isinstance(value, dict) and "data" in value:
 			raise _Fallback()
@@ -74,7 +76,7 @@ def _copy(value, limit: float, depth: int, spans: bool = False):
 		raise _Fallback()
 	t = type(value)
 	if t is str:
-		if len(value) > limit:
+		if _size(value) > limit:
 			raise _Fallback()
 		return value
 	if value is None or t is bool or t is int:
@@ -94,12 +96,22 @@ def _copy(value, limit: float, depth: int, spans: bool = False):
 	raise _Fallback()
 
 
+def _size(value: str) -> int:
+	"""A string's length as the SDK measures it against `max_value_length`: UTF-8 bytes (characters if it cannot be encoded)."""
+	if value.isascii():
+		return len(value)
+	try:
+		return len(value.encode("utf-8"))
+	except UnicodeError:
+		return len(value)
+
+
 def _span(span, limit: float, depth: int):
 	if type(span) is not dict:
 		raise _Fallback()
 	result = {}
 	for key, value in span.items():
-		if key == "data" and value and sentry_sdk.serializer.global_repr_processors:
+		if key == "data" and sentry_sdk.serializer.global_repr_processors:
 			raise _Fallback()  # span data would go through the SDK's repr processors
 		if key == "description" and type(value) is str:
 			result["description"] = value  # the SDK never trims span descriptions

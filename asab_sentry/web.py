@@ -112,8 +112,6 @@ class RequestState(object):
 							pass
 		if parent_sampled is not None:
 			self.Sampled = parent_sampled
-		elif rate <= 0.0:
-			self.Sampled = False
 		else:
 			if self.SampleRand is None:
 				self.SampleRand = random.random()
@@ -138,11 +136,8 @@ class RequestState(object):
 		"""Add the request to an event or transaction, when it is sent (an isolation-scope event processor)."""
 		try:
 			event["request"] = request_data(self.Request, self.Settings, with_body=event.get("type") != "transaction")
-			if self.Transaction is None and event.get("type") != "transaction":
-				contexts = event.setdefault("contexts", {})
-				trace = contexts.get("trace")
-				if not isinstance(trace, dict) or trace.get("trace_id") != self.TraceId:
-					contexts["trace"] = self.trace_context()
+			if self.Transaction is None:  # (a transaction event comes only with a transaction)
+				event.setdefault("contexts", {})["trace"] = self.trace_context()
 		except Exception as e:
 			L.warning("Cannot add the request to a Sentry event ({!r}).".format(e))
 		return event
@@ -171,27 +166,22 @@ def request_data(request: aiohttp.web.Request, settings: WebSettings, with_body:
 
 def _body(request: aiohttp.web.Request, settings: WebSettings) -> typing.Optional[str]:
 	raw = getattr(request, "_read_bytes", None)  # what aiohttp keeps of a body the handler read
-	if not raw or settings.MaxBodySize <= 0 or not _text_body(request):
-		return None
-	if len(raw) > settings.MaxBodySize:
+	if not raw or len(raw) > settings.MaxBodySize or not _text_body(request):
 		return None
 	return raw.decode(request.charset or "utf-8", "replace")
 
 
 def _text_body(request: aiohttp.web.Request) -> bool:
-	content_type = request.content_type or ""
-	return content_type.startswith(_BODY_TYPES)
+	return request.content_type.startswith(_BODY_TYPES)  # aiohttp's default: application/octet-stream
 
 
 async def _read_small_body(request: aiohttp.web.Request, settings: WebSettings) -> None:
 	"""On the error path only: read a small text body the handler did not read, so the event has it."""
 	try:
-		if getattr(request, "_read_bytes", None) is not None or not request.body_exists or not _text_body(request):
-			return
 		length = request.content_length
-		if length is None or length > settings.MaxBodySize:
+		if length is None or length > settings.MaxBodySize or not _text_body(request):
 			return
-		await request.read()
+		await request.read()  # at once when the handler read it already
 	except Exception:
 		pass
 
@@ -215,9 +205,9 @@ class WebInstrumentation(object):
 		_Registry.Instrumentation = self
 		_patch_web_service()
 		_patch_client_session()
-		websvc = app.get_service("asab.WebService") if hasattr(app, "get_service") else None
+		websvc = app.get_service("asab.WebService")
 		if websvc is not None:
-			for container in list(getattr(websvc, "Containers", {}).values()):
+			for container in list(websvc.Containers.values()):
 				self.instrument_container(container)
 
 	def instrument_container(self, container) -> None:
@@ -324,11 +314,6 @@ def deactivate() -> None:
 	if instrumentation is not None:
 		instrumentation.Active = False
 	_Registry.Instrumentation = None
-
-
-def current_request() -> typing.Optional[RequestState]:
-	"""The state of the asab.web request being handled in this task, if any."""
-	return _Current.get()
 
 
 # Outgoing aiohttp client calls

@@ -1,0 +1,56 @@
+"""asab_sentry._sdk, the one door to sentry-sdk's internals: each function does what the SDK's documented behaviour needs."""
+
+import sentry_sdk
+
+from asab_sentry import _sdk
+from asab_sentry import testing
+
+
+class TestCaptureUnhandled(object):
+	"""An error sent as unhandled, caught by a named mechanism."""
+
+	def test_event_is_unhandled_with_the_mechanism_and_its_id_is_returned(self, sentry_app):
+		s = sentry_app()
+		try:
+			raise KeyError("missing")
+		except KeyError as e:
+			event_id = _sdk.capture_unhandled(e, "asab")
+		event, = s.events()
+		assert event["event_id"] == event_id
+		exc = event["exception"]["values"][-1]
+		assert exc["type"] == "KeyError" and exc["mechanism"] == {"type": "asab", "handled": False}
+		assert exc["stacktrace"]["frames"][-1]["function"] == "test_event_is_unhandled_with_the_mechanism_and_its_id_is_returned"
+
+
+class TestShouldPropagateTrace(object):
+	"""trace_propagation_targets decides which URLs get sentry-trace and baggage."""
+
+	def test_default_targets_match_every_url(self, sentry_app):
+		sentry_app()
+		assert _sdk.should_propagate_trace("http://anything.example/x")
+
+	def test_configured_targets(self, sentry_app):
+		sentry_app({"sentry": {"trace_propagation_targets": "^https://api\\.example\\.com"}})
+		assert _sdk.should_propagate_trace("https://api.example.com/v1")
+		assert not _sdk.should_propagate_trace("http://other.example/v1")
+
+
+class TestResetScopes(object):
+	"""reset_scopes() leaves what a fresh process has: no client, no scope data."""
+
+	def test_scopes_and_client_are_forgotten(self, sentry_app):
+		sentry_app()
+		assert sentry_sdk.get_client().is_active()
+		sentry_sdk.get_global_scope().set_tag("g", "1")
+		sentry_sdk.get_isolation_scope().set_tag("i", "1")
+		sentry_sdk.get_current_scope().set_tag("c", "1")
+		isolation, current = sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()
+		_sdk.reset_scopes()
+		assert not sentry_sdk.get_client().is_active()
+		assert sentry_sdk.get_isolation_scope() is not isolation
+		assert sentry_sdk.get_current_scope() is not current
+		transport = testing.MemoryTransport()
+		sentry_sdk.init(dsn=testing.TEST_DSN, transport=transport)
+		sentry_sdk.capture_message("after")
+		event, = transport.events()
+		assert not {"g", "i", "c"} & set(event.get("tags", {}))
