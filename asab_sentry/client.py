@@ -123,6 +123,7 @@ def web_instrumentation(config: SentryConfig) -> web.WebInstrumentation:
 		traces_sample_rate=config.traces_sample_rate,
 		ignore_transactions=config.ignore_transactions,
 		send_default_pii=config.send_default_pii,
+		config=config,
 	))
 
 

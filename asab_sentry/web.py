@@ -29,13 +29,14 @@ import aiohttp.web
 import sentry_sdk
 
 from . import _sdk
+from . import scrubbing
 from . import uncaught
+from .config import SentryConfig
 
 L = logging.getLogger(__name__)
 
 _SENTRY_TRACE = re.compile(r"^[ \t]*([0-9a-f]{32})?-?([0-9a-f]{16})?-?([01])?[ \t]*$")
 _SAMPLE_RAND = re.compile(r"(?:^|,)\s*sentry-sample_rand=([0-9.]+)")
-_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/")
 
 _Current: contextvars.ContextVar[typing.Optional["RequestState"]] = contextvars.ContextVar("asab_sentry_request", default=None)
 
@@ -48,15 +49,17 @@ class WebSettings(object):
 		traces_sample_rate: Share of requests that become transactions, in [0, 1].
 		ignore_transactions: Glob patterns of request paths or transaction names never traced.
 		send_default_pii: Send the client address.
-		max_body_size: Largest request body (bytes) put on an error event; 0: none.
+		config: The `SentryConfig` whose `max_request_body_size` and `transaction_request_bodies`
+			decide which request bodies are sent (`scrubbing.request_body_allowed`); defaults apply
+			when None.
 	"""
 
-	def __init__(self, traces_sample_rate: float = 0.0, ignore_transactions: typing.Sequence[str] = (), send_default_pii: bool = False, max_body_size: int = 10 * 1024):
+	def __init__(self, traces_sample_rate: float = 0.0, ignore_transactions: typing.Sequence[str] = (), send_default_pii: bool = False, config=None):
 		self.TracesSampleRate = traces_sample_rate
 		self.IgnoreTransactions = tuple(ignore_transactions)
 		self._Ignore = re.compile("|".join(fnmatch.translate(p) for p in self.IgnoreTransactions)) if self.IgnoreTransactions else None
 		self.SendDefaultPii = send_default_pii
-		self.MaxBodySize = max_body_size
+		self.Config = config if config is not None else SentryConfig()
 
 	def ignored(self, *names: str) -> bool:
 		"""True when one of `names` (the path, the transaction name) matches `ignore_transactions`."""
@@ -135,7 +138,7 @@ class RequestState(object):
 	def process_event(self, event: dict, hint: dict) -> dict:
 		"""Add the request to an event or transaction, when it is sent (an isolation-scope event processor)."""
 		try:
-			event["request"] = request_data(self.Request, self.Settings, with_body=event.get("type") != "transaction")
+			event["request"] = request_data(self.Request, self.Settings, transaction=event.get("type") == "transaction")
 			if self.Transaction is None:  # (a transaction event comes only with a transaction)
 				event.setdefault("contexts", {})["trace"] = self.trace_context()
 		except Exception as e:
@@ -143,10 +146,11 @@ class RequestState(object):
 		return event
 
 
-def request_data(request: aiohttp.web.Request, settings: WebSettings, with_body: bool) -> dict:
+def request_data(request: aiohttp.web.Request, settings: WebSettings, transaction: bool) -> dict:
 	"""
 	Sentry's `request` interface for an aiohttp request: method, URL without the query, the query
-	string, headers, the body the handler read (events only) and the client address (only with
+	string, headers, the body the handler read (where `max_request_body_size` and, for a
+	transaction, `transaction_request_bodies` allow it) and the client address (only with
 	`send_default_pii`). Scrubbing happens later, on the whole event.
 	"""
 	data: typing.Dict[str, typing.Any] = {
@@ -157,29 +161,24 @@ def request_data(request: aiohttp.web.Request, settings: WebSettings, with_body:
 	}
 	if settings.SendDefaultPii:
 		data["env"] = {"REMOTE_ADDR": request.remote}
-	if with_body:
-		body = _body(request, settings)
-		if body is not None:
-			data["data"] = body
+	body = _body(request, settings, transaction)
+	if body is not None:
+		data["data"] = body
 	return data
 
 
-def _body(request: aiohttp.web.Request, settings: WebSettings) -> typing.Optional[str]:
-	raw = getattr(request, "_read_bytes", None)  # what aiohttp keeps of a body the handler read
-	if not raw or len(raw) > settings.MaxBodySize or not _text_body(request):
+def _body(request: aiohttp.web.Request, settings: WebSettings, transaction: bool) -> typing.Optional[str]:
+	raw = getattr(request, "_read_bytes", None)  # aiohttp's copy of a body the handler read (not public API)
+	if not raw or not scrubbing.request_body_allowed(len(raw), request.headers.get("Content-Type", ""), settings.Config, transaction):
 		return None
 	return raw.decode(request.charset or "utf-8", "replace")
 
 
-def _text_body(request: aiohttp.web.Request) -> bool:
-	return request.content_type.startswith(_BODY_TYPES)  # aiohttp's default: application/octet-stream
-
-
 async def _read_small_body(request: aiohttp.web.Request, settings: WebSettings) -> None:
-	"""On the error path only: read a small text body the handler did not read, so the event has it."""
+	"""On the error path only: read a body the handler did not read, when the event may carry it."""
 	try:
 		length = request.content_length
-		if length is None or length > settings.MaxBodySize or not _text_body(request):
+		if not scrubbing.request_body_allowed(-1 if length is None else length, request.headers.get("Content-Type", ""), settings.Config):
 			return
 		await request.read()  # at once when the handler read it already
 	except Exception:

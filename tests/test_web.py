@@ -458,3 +458,46 @@ class TestWebConfig(object):
 	def test_ignore_transactions_list_is_trimmed(self, sentry_app):
 		s = sentry_app({"sentry": {"ignore_transactions": " /a ,, /b/* "}})
 		assert s.Service.Config.ignore_transactions == ("/a", "/b/*")
+
+
+class TestBodyPolicy(object):
+	"""Request bodies follow [sentry] max_request_body_size and transaction_request_bodies."""
+
+	def _post(self, sentry_app, config, size=100):
+		s = sentry_app(config, modules=WEB)
+
+		def routes(router, app):
+			async def fail(request):
+				await request.read()
+				if request.query.get("fail"):
+					raise RuntimeError("after reading")
+				return aiohttp.web.json_response({})
+			router.add_post("/f", fail)
+
+		async def client(session, base, app):
+			for path in ("/f?fail=1", "/f"):
+				async with session.post(base + path, data="x=" + "a" * size, headers={"Content-Type": "application/x-www-form-urlencoded"}) as r:
+					await r.read()
+
+		serve(s, routes, client)
+		return s
+
+	def test_never_sends_no_body(self, sentry_app):
+		s = self._post(sentry_app, {"sentry": {"max_request_body_size": "never"}})
+		event, = s.events()
+		assert "data" not in event["request"]
+
+	def test_small_limit_is_1000_bytes(self, sentry_app):
+		assert "data" in self._post(sentry_app, {"sentry": {"max_request_body_size": "small"}}, size=990).events()[0]["request"]
+
+	def test_over_the_small_limit_is_left_out(self, sentry_app):
+		assert "data" not in self._post(sentry_app, {"sentry": {"max_request_body_size": "small"}}, size=1001).events()[0]["request"]
+
+	def test_transactions_carry_no_body_by_default(self, sentry_app):
+		s = self._post(sentry_app, {"sentry": {"traces_sample_rate": "1"}})
+		assert s.transactions() and all("data" not in t["request"] for t in s.transactions())
+		assert "data" in s.events()[0]["request"]
+
+	def test_transactions_carry_the_body_when_asked(self, sentry_app):
+		s = self._post(sentry_app, {"sentry": {"traces_sample_rate": "1", "transaction_request_bodies": "true"}})
+		assert s.transactions() and all(t["request"]["data"] == {"x": "a" * 100} for t in s.transactions())

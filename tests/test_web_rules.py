@@ -19,7 +19,7 @@ from webharness import serve
 WEB = [asab.web.Module]
 TRACE_ID = "771a43a4192642f0b136d5159a501700"
 PARENT = "b0e6f15b45c36b12"
-MAX_BODY = 10 * 1024  # WebSettings' default max_body_size
+MAX_BODY = 10000  # max_request_body_size=medium, the default
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
@@ -145,7 +145,7 @@ class TestRequestData(object):
 	"""The request on an event: method, full URL without the query, query string, headers."""
 
 	def test_an_error_while_adding_it_is_a_warning_and_the_event_is_sent(self, sentry_app, monkeypatch, caplog):
-		def broken(request, settings, with_body):
+		def broken(request, settings, transaction):
 			raise RuntimeError("broken")
 		monkeypatch.setattr(asab_sentry.web, "request_data", broken)
 		with caplog.at_level(logging.WARNING, logger="asab_sentry"):
@@ -231,7 +231,7 @@ class TestRequestBody(object):
 
 	@pytest.mark.parametrize("content_type, sent", [
 		("application/json", True), ("application/x-www-form-urlencoded", True), ("text/csv", True),
-		("application/octet-stream", False), ("application/xml", False), ("image/png", False),
+		("application/octet-stream", False), ("application/xml", True), ("image/png", False),
 	])
 	@pytest.mark.parametrize("read", [True, False], ids=["read by the handler", "not read"])
 	def test_only_text_types(self, sentry_app, content_type, sent, read):
@@ -608,7 +608,7 @@ class TestSettings(object):
 
 	def test_defaults(self):
 		settings = asab_sentry.web.WebSettings()
-		assert (settings.TracesSampleRate, settings.SendDefaultPii, settings.MaxBodySize) == (0.0, False, 10 * 1024)
+		assert (settings.TracesSampleRate, settings.SendDefaultPii, settings.Config.max_request_body_size) == (0.0, False, "medium")
 		assert settings.IgnoreTransactions == () and not settings.ignored("/health", "GET /health")
 
 	def test_patterns_are_globs_matched_whole(self):
