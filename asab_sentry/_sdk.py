@@ -219,3 +219,27 @@ def log_record(hint: typing.Optional[dict]) -> typing.Any:
 	`log_record`.
 	"""
 	return hint.get("log_record") if hint else None
+
+
+def fork_isolation_scope() -> typing.Tuple[typing.Any, typing.Any]:
+	"""
+	Give the running flow a fork of its isolation scope, as `sentry_sdk.isolation_scope()` does,
+	without the generator-based context manager (per asyncio task and per web request, where its
+	overhead counts). Returns (the new scope, a token for `restore_isolation_scope`).
+
+	Internal: the isolation scope lives in the context variable `sentry_sdk.scope._isolation_scope`
+	(what `isolation_scope()` sets and resets); the current scope is forked with it, as there.
+	"""
+	isolation = sentry_sdk.get_isolation_scope().fork()
+	current = sentry_sdk.get_current_scope().fork()
+	return isolation, (sentry_sdk.scope._isolation_scope.set(isolation), sentry_sdk.scope._current_scope.set(current))  # type: ignore[attr-defined]
+
+
+def restore_isolation_scope(token: typing.Any) -> None:
+	"""Undo `fork_isolation_scope()` (its token)."""
+	isolation_token, current_token = token
+	try:
+		sentry_sdk.scope._current_scope.reset(current_token)  # type: ignore[attr-defined]
+		sentry_sdk.scope._isolation_scope.reset(isolation_token)  # type: ignore[attr-defined]
+	except ValueError:
+		pass  # reset in another context (a generator finalised elsewhere): nothing to undo here

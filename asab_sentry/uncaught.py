@@ -19,6 +19,7 @@ user although asyncio reports it later, from another flow.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 import typing
@@ -36,6 +37,9 @@ _UNHANDLED = "_asab_sentry_unhandled"  # True once reported as unhandled anywher
 _TASKS = "_asab_sentry_tasks"  # id(task) -> (isolation scope, current scope) of the task it left
 
 _Suppressed = threading.local()
+
+#: The isolation scope the task factory made for the running task, and whether a web request claimed it.
+_TaskScope: "contextvars.ContextVar[typing.Optional[list]]" = contextvars.ContextVar("asab_sentry_task_scope", default=None)
 
 
 def capture_unhandled(exc: BaseException, mechanism: str) -> typing.Optional[str]:
@@ -159,15 +163,31 @@ def _install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _watch(coro, main: bool):
 	"""Run a task's coroutine in its own isolation scope; note (or, for main(), send) what escapes it."""
-	with sentry_sdk.isolation_scope():
-		try:
-			return await coro
-		except Exception as e:
-			if main:
-				capture_unhandled(e, "asab.main")
-			else:
-				_remember(e)
-			raise
+	scope, token = _sdk.fork_isolation_scope()
+	_TaskScope.set([scope, False])
+	try:
+		return await coro
+	except Exception as e:
+		if main:
+			capture_unhandled(e, "asab.main")
+		else:
+			_remember(e)
+		raise
+	finally:
+		_sdk.restore_isolation_scope(token)
+
+
+def claim_task_scope() -> bool:
+	"""
+	True, once per task, when the running task's isolation scope is fresh from the task factory:
+	the first web request handled in a task can use it instead of forking another. (aiohttp runs
+	each request in a task of its own; where it does not, the next request in the task forks.)
+	"""
+	entry = _TaskScope.get()
+	if entry is None or entry[1] or entry[0] is not sentry_sdk.get_isolation_scope():
+		return False
+	entry[1] = True
+	return True
 
 
 def _is_main(coro) -> bool:

@@ -232,15 +232,19 @@ class WebInstrumentation(object):
 				return await handler(request)
 			state = RequestState(request, settings)
 			token = _Current.set(state)
+			# The request's own scopes: those the task factory just made for this request's task,
+			# or a fork (a second request in one task, or a loop without asab-sentry's factory).
+			fork = None if uncaught.claim_task_scope() else _sdk.fork_isolation_scope()
 			try:
-				with sentry_sdk.isolation_scope() as scope:
-					scope.add_event_processor(state.process_event)  # type: ignore[arg-type]
-					if state.decide(settings.TracesSampleRate) and not settings.ignored(request.path):
-						name, source = transaction_name(request)
-						if not settings.ignored(name):
-							return await _traced(request, handler, state, name, source)
-					return await _handled(request, handler, settings)
+				sentry_sdk.get_isolation_scope().add_event_processor(state.process_event)  # type: ignore[arg-type]
+				if state.decide(settings.TracesSampleRate) and not settings.ignored(request.path):
+					name, source = transaction_name(request)
+					if not settings.ignored(name):
+						return await _traced(request, handler, state, name, source)
+				return await _handled(request, handler, settings)
 			finally:
+				if fork is not None:
+					_sdk.restore_isolation_scope(fork[1])
 				_Current.reset(token)
 
 		return sentry_middleware

@@ -4,17 +4,18 @@ import sentry_sdk
 
 from asab_sentry import _sdk
 from asab_sentry import testing
+from asab_sentry import uncaught
 
 
 class TestCaptureUnhandled(object):
-	"""An error sent as unhandled, caught by a named mechanism."""
+	"""An error sent as unhandled, caught by a named mechanism (uncaught.capture_unhandled through _sdk.event_from_exception)."""
 
 	def test_event_is_unhandled_with_the_mechanism_and_its_id_is_returned(self, sentry_app):
 		s = sentry_app()
 		try:
 			raise KeyError("missing")
 		except KeyError as e:
-			event_id = _sdk.capture_unhandled(e, "asab")
+			event_id = uncaught.capture_unhandled(e, "asab")
 		event, = s.events()
 		assert event["event_id"] == event_id
 		exc = event["exception"]["values"][-1]

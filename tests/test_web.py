@@ -501,3 +501,52 @@ class TestBodyPolicy(object):
 	def test_transactions_carry_the_body_when_asked(self, sentry_app):
 		s = self._post(sentry_app, {"sentry": {"traces_sample_rate": "1", "transaction_request_bodies": "true"}})
 		assert s.transactions() and all(t["request"]["data"] == {"x": "a" * 100} for t in s.transactions())
+
+
+class TestScopePerRequest(object):
+	"""A request uses the scopes the task factory made for its task, or forks its own."""
+
+	def test_sequential_requests_on_one_keep_alive_connection_do_not_share_tags(self, sentry_app):
+		s = sentry_app(modules=WEB)
+
+		def routes(router, app):
+			async def tag(request):
+				if request.query.get("set"):
+					app.SentryService.set_tag("leak", "yes")
+					return aiohttp.web.json_response({})
+				raise RuntimeError("second")
+			router.add_get("/t", tag)
+
+		async def client(session, base, app):
+			for path in ("/t?set=1", "/t"):
+				async with session.get(base + path) as r:
+					await r.read()
+
+		serve(s, routes, client)
+		event, = s.events()
+		assert "leak" not in event["tags"]
+
+	def test_without_the_task_factory_the_middleware_forks(self, sentry_app, monkeypatch):
+		import asab_sentry.uncaught
+		monkeypatch.setattr(asab_sentry.uncaught, "claim_task_scope", lambda: False)
+		s = sentry_app(modules=WEB)
+		serve(s, _routes, _get_all("/fail?n=1", "/fail?n=2"))
+		assert sorted(e["tags"]["req"] for e in s.events()) == ["1", "2"]
+
+	def test_a_tag_set_in_main_does_not_reach_request_events_after_the_request_ends(self, sentry_app):
+		s = sentry_app(modules=WEB)
+
+		def routes(router, app):
+			async def tag(request):
+				app.SentryService.set_tag("in_request", "1")
+				return aiohttp.web.json_response({})
+			router.add_get("/t", tag)
+
+		async def client(session, base, app):
+			async with session.get(base + "/t") as r:
+				await r.read()
+			app.SentryService.capture_message("after")
+
+		serve(s, routes, client)
+		event, = s.events()
+		assert "in_request" not in event["tags"]
