@@ -8,13 +8,13 @@ import asyncio
 import functools
 import inspect
 import logging
-import threading
 import typing
 import weakref
 
 import sentry_sdk
 
 from . import _sdk
+from .uncaught import current_flow
 
 L = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Timing(object):
 			return _sdk.noop_span()
 
 	def _target(self):
-		stack = self._Active.get(_flow())
+		stack = self._Active.get(current_flow())
 		if stack:
 			return stack[-1]
 		if self._Detached is None:
@@ -90,11 +90,11 @@ class Timing(object):
 		except Exception as e:
 			L.warning("Cannot start a Sentry span ({!r}); the work is not timed.".format(e))
 			span = _sdk.noop_span()
-		self._Active.setdefault(_flow(), []).append(span)
+		self._Active.setdefault(current_flow(), []).append(span)
 		return span
 
 	def __exit__(self, exc_type, exc, tb) -> "typing.Literal[False]":
-		stack = self._Active.get(_flow())
+		stack = self._Active.get(current_flow())
 		span = stack.pop() if stack else None
 		if span is not None:
 			try:
@@ -156,15 +156,6 @@ class Timing(object):
 			with Timing(start):
 				return function(*args, **kwargs)
 		return wrapper
-
-
-def _flow():
-	"""The asyncio task running now, else the thread: whose span an exit finishes."""
-	try:
-		task = asyncio.current_task()
-	except RuntimeError:
-		task = None
-	return task if task is not None else threading.current_thread()
 
 
 def transaction(op: str, name: str) -> Timing:

@@ -78,7 +78,7 @@ def reported_in_this_flow(exc: typing.Optional[BaseException]) -> bool:
 	flows = getattr(exc, _FLOWS, None)
 	if not flows:
 		return False
-	flow = _flow()
+	flow = current_flow()
 	return any(ref() is flow for ref in flows)
 
 
@@ -216,7 +216,8 @@ def _take_task_scopes(exc: BaseException, future) -> typing.Optional[tuple]:
 	return tasks.pop(id(future), None)
 
 
-def _flow():
+def current_flow():
+	"""The asyncio task running now, else the thread: the unit of work a rule here is kept per."""
 	try:
 		task = asyncio.current_task()
 	except RuntimeError:
@@ -228,6 +229,6 @@ def _mark(exc: BaseException) -> None:
 	try:
 		state = vars(exc)
 		state[_UNHANDLED] = True
-		state.setdefault(_FLOWS, []).append(weakref.ref(_flow()))
+		state.setdefault(_FLOWS, []).append(weakref.ref(current_flow()))
 	except Exception:
 		pass  # an exception object that takes no attributes: its log lines may become events
