@@ -37,13 +37,15 @@ class MemoryTransport(sentry_sdk.transport.Transport):
 	def __init__(self, options=None):
 		super().__init__(options)
 		self.Envelopes: typing.List[sentry_sdk.envelope.Envelope] = []
-		self._Lock = threading.Lock()
+		self._Lock = threading.RLock()
 
 	def capture_envelope(self, envelope: sentry_sdk.envelope.Envelope) -> None:
 		"""Keep the envelope (a round trip through its wire form, as a server would see it)."""
-		wire = envelope.serialize()
+		# Serialised and parsed outside the lock: a garbage-collected task can make asyncio log (and
+		# so capture) in the middle of it, on this same thread.
+		kept = sentry_sdk.envelope.Envelope.deserialize(envelope.serialize())
 		with self._Lock:
-			self.Envelopes.append(sentry_sdk.envelope.Envelope.deserialize(wire))
+			self.Envelopes.append(kept)
 
 	def flush(self, timeout, callback=None) -> None:
 		"""Nothing to wait for: envelopes are kept as soon as they are captured."""

@@ -120,3 +120,23 @@ class TestHarnessRun(object):
 		s.Service.capture_message("to mine")
 		assert s.Transport is mine
 		assert [e["message"] for e in mine.events()] == ["to mine"]
+
+
+class TestMemoryTransportReentry(object):
+	"""A capture made while the MemoryTransport is keeping another (on the same thread) does not deadlock."""
+
+	def test_capture_during_capture_is_kept(self, sentry_app, monkeypatch):
+		import sentry_sdk.envelope
+		s = sentry_app()
+		original = sentry_sdk.envelope.Envelope.deserialize
+		inner = []
+
+		def deserialize(data):
+			if not inner:
+				inner.append(True)
+				s.Service.capture_message("from inside")  # what a task finalised by the GC can cause
+			return original(data)
+
+		monkeypatch.setattr(sentry_sdk.envelope.Envelope, "deserialize", staticmethod(deserialize))
+		s.Service.capture_message("outer")
+		assert sorted(e["message"] for e in s.events()) == ["from inside", "outer"]
