@@ -8,7 +8,7 @@ that walk is the largest single cost of the transaction (about a sixth of a requ
 strings, numbers and two datetimes. Here such a transaction is copied in one quick recursive
 pass; the result is the same as the SDK's (the tests compare the two). Anything the quick pass
 does not handle exactly the way the SDK does (another type, a string longer than
-`max_value_length`, a large or deep `extra`, a request body, a cycle) makes it hand the whole
+`max_value_length`, a deep `extra`, a request body, a cycle) makes it hand the whole
 event to the SDK's serializer instead, so no event ever comes out different.
 """
 
@@ -61,7 +61,10 @@ def quick(event: dict, max_value_length: typing.Optional[int]) -> dict:
 		if key == "extra":
 			if sentry_sdk.serializer.global_repr_processors:
 				raise _Fallback()  # a databag goes through the SDK's repr processors
-			result["extra"] = _bag(value, limit, _DATABAG_DEPTH)
+			meta: dict = {}
+			result["extra"] = _bag(value, limit, _DATABAG_DEPTH, meta)
+			if meta:  # what the SDK says of a trimmed databag: {"_meta": {"extra": {..path..: {"": {"len": N}}}}}
+				result["_meta"] = {"extra": meta}
 		elif key == "request" and isinstance(value, dict) and "data" in value:
 			raise _Fallback()
 		elif key == "breadcrumbs" and value:
@@ -128,17 +131,35 @@ def _key(key) -> str:
 	raise _Fallback()
 
 
-def _bag(value, limit: float, depth: int):
-	"""A databag (`extra`): the SDK trims it to 10 items and 5 levels; within that, a plain copy."""
+def _bag(value, limit: float, depth: int, meta: dict):
+	"""
+	A databag (`extra`): the SDK keeps its first 10 items per level (noting the length it had in
+	`meta`, which mirrors the bag's path) and 5 levels; within that, a plain copy.
+	"""
 	if depth <= 0:
 		raise _Fallback()
 	t = type(value)
 	if t is dict:
-		if len(value) > _DATABAG_BREADTH:
-			raise _Fallback()
-		return {_key(k): _bag(v, limit, depth - 1) for k, v in value.items()}
+		items = list(value.items())
+		if len(items) > _DATABAG_BREADTH:
+			meta[""] = {"len": len(items)}
+			items = items[:_DATABAG_BREADTH]
+		result = {}
+		for k, v in items:
+			key = _key(k)
+			child: dict = {}
+			result[key] = _bag(v, limit, depth - 1, child)
+			if child:
+				meta[key] = child
+		return result
 	if t is list or t is tuple:
 		if len(value) > _DATABAG_BREADTH:
-			raise _Fallback()
-		return [_bag(v, limit, depth - 1) for v in value]
+			meta[""] = {"len": len(value)}
+		rv = []
+		for i, v in enumerate(value[:_DATABAG_BREADTH]):
+			child = {}
+			rv.append(_bag(v, limit, depth - 1, child))
+			if child:
+				meta[str(i)] = child
+		return rv
 	return _copy(value, limit, _MAX_DEPTH)

@@ -83,7 +83,7 @@ class TestStringLength(object):
 
 
 class TestExtraDatabag(object):
-	"""`extra` is trimmed by the SDK to 10 items and 5 levels: the quick pass declines exactly those."""
+	"""`extra` is trimmed by the SDK to 10 items per level (the quick pass trims it the same way, `_meta` included) and 5 levels (the quick pass declines those)."""
 
 	@pytest.mark.parametrize("levels", range(0, 7))
 	@pytest.mark.parametrize("nest", [_dicts, _lists])
@@ -99,7 +99,8 @@ class TestExtraDatabag(object):
 		result, fell_back = _quick(_transaction(extra={"x": make(size)}))
 		expected = _sdk(_transaction(extra={"x": make(size)}))
 		assert result == expected
-		assert fell_back == ("_meta" in expected)
+		assert not fell_back
+		assert ("_meta" in result) == (size > 10)
 
 	@pytest.mark.parametrize("size", [10, 11])
 	def test_top_level_breadth(self, size):
@@ -107,7 +108,14 @@ class TestExtraDatabag(object):
 		result, fell_back = _quick(_transaction(extra=dict(extra)))
 		expected = _sdk(_transaction(extra=dict(extra)))
 		assert result == expected
-		assert fell_back == ("_meta" in expected)
+		assert not fell_back
+
+	def test_a_long_command_line_is_trimmed_as_the_sdk_does(self):
+		argv = ["app.py"] + ["-x%d" % i for i in range(14)]
+		result, fell_back = _quick(_transaction(extra={"sys.argv": argv}))
+		assert not fell_back
+		assert result == _sdk(_transaction(extra={"sys.argv": list(argv)}))
+		assert result["extra"]["sys.argv"] == argv[:10] and result["_meta"] == {"extra": {"sys.argv": {"": {"len": 15}}}}
 
 	def test_repr_processors_make_it_decline(self, monkeypatch):
 		def upper(value, hints):
