@@ -179,8 +179,7 @@ def _before_send_transaction(event: dict, hint: dict) -> dict:
 
 def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional[dict]:
 	try:
-		if not event.get("release"):
-			event.pop("release", None)
+		_before_send_transaction(event, hint)  # the same release rule
 		if uncaught.dedupe(event, hint) is None:
 			return None
 	except Exception as e:

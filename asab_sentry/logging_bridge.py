@@ -16,6 +16,9 @@ from . import uncaught
 
 L = logging.getLogger(__name__)
 
+#: ASAB's access logger (ignored by its exact name in the SDK, see `integration()`).
+ACCESS_LOGGER = "asab.web.al"
+
 #: The one list of loggers whose records never become events (nor breadcrumbs), with their
 #: children: the plugin's own complaints; the SDK's and urllib3's records about sending (as events
 #: they would feed themselves: each upload logs, each log line is uploaded); aiohttp's server
@@ -27,11 +30,8 @@ NEVER_EVENTS = (
 	"aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.client", "aiohttp.internal",
 	"asyncio",
 	# ASAB's web access log: a NOTICE line per request that the request data on an event already says.
-	"asab.web.al",
+	ACCESS_LOGGER,
 )
-
-#: ASAB's access logger (ignored by its exact name in the SDK, see `integration()`).
-ACCESS_LOGGER = "asab.web.al"
 
 _NEVER = re.compile(r"^(?:{})(?:\.|$)".format("|".join(re.escape(name) for name in NEVER_EVENTS)))
 

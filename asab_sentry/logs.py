@@ -18,7 +18,6 @@ from . import logging_bridge
 
 L = logging.getLogger(__name__)
 
-_SKIPPED = ("asab_sentry", "sentry_sdk")
 _SEND = {
 	"debug": sentry_sdk.logger.debug,
 	"info": sentry_sdk.logger.info,
@@ -37,7 +36,7 @@ class SentryLogsHandler(logging.Handler):
 
 	def emit(self, record: logging.LogRecord) -> None:
 		"""Send one record; never raises, never recurses."""
-		if record.name.startswith(_SKIPPED) or getattr(self._Inside, "active", False):
+		if logging_bridge.never_sent(record.name) or getattr(self._Inside, "active", False):
 			return
 		self._Inside.active = True
 		try:

@@ -143,7 +143,6 @@ class Scrubber(object):
 		max_request_body_size: str = "medium",
 		transaction_request_bodies: bool = False,
 	):
-		self.SendDefaultPii = send_default_pii
 		self.BodyLimit = BODY_SIZE_LIMITS[max_request_body_size]
 		self.TransactionBodies = transaction_request_bodies
 		patterns = [re.escape(w) for w in DENYLIST]
@@ -346,12 +345,12 @@ class Scrubber(object):
 			elif key == "logentry" and isinstance(value, dict):
 				self._logentry(value, mask)
 			elif key == "breadcrumbs" and isinstance(value, dict) and isinstance(value.get("values"), list):
-				self._items(value["values"], mask, _CRUMB_KEYS, _CRUMB_DATA)
+				self._items(value["values"], mask, _CRUMB_KEYS, _CRUMB_DATA, _CRUMB_KNOWN)
 				for other in value:
 					if other != "values":
 						value[other] = self.scrub(value[other], mask)
 			elif key == "spans" and isinstance(value, list):
-				self._items(value, mask, _SPAN_KEYS, _SPAN_DATA)
+				self._items(value, mask, _SPAN_KEYS, _SPAN_DATA, _SPAN_KNOWN)
 			elif type(value) is str:
 				event[key] = self._string(value)
 			else:
@@ -368,10 +367,10 @@ class Scrubber(object):
 			self._dict(attributes, self._Mask)
 		return log
 
-	def _items(self, items: list, mask: int, structural: typing.FrozenSet[str], data_keys: typing.Tuple[str, ...]) -> None:
+	def _items(self, items: list, mask: int, structural: typing.FrozenSet[str], data_keys: typing.Tuple[str, ...], known: typing.FrozenSet[str]) -> None:
 		# Breadcrumbs and spans: their ids, times, levels and kinds are the SDK's, not data. When an
-		# item has only the SDK's keys, only its data keys are looked at; otherwise every other key.
-		known = structural.union(data_keys)
+		# item has only the SDK's keys (`known`: those and the data keys), only its data keys are
+		# looked at; otherwise every other key.
 		for item in items:
 			if type(item) is not dict:
 				self.scrub(item, mask)
@@ -492,6 +491,8 @@ _SPAN_KEYS = frozenset((
 ))
 _CRUMB_DATA = ("message", "data")
 _SPAN_DATA = ("description", "data", "tags", "name")
+_CRUMB_KNOWN = _CRUMB_KEYS.union(_CRUMB_DATA)
+_SPAN_KNOWN = _SPAN_KEYS.union(_SPAN_DATA)
 _SKIPPED = frozenset(("sdk", "modules", "debug_meta", "_meta", "event_id", "timestamp", "start_timestamp", "type", "platform", "level"))
 
 

@@ -196,8 +196,12 @@ class WebInstrumentation(object):
 
 	def __init__(self, settings: WebSettings):
 		self.Settings = settings
-		self.Active = True
 		self.middleware = self._make_middleware()
+
+	@property
+	def Active(self) -> bool:
+		"""True while this is the instrumentation of the running service (see `deactivate()`)."""
+		return _Registry.Instrumentation is self
 
 	def instrument_app(self, app) -> None:
 		"""Instrument the application's asab.web containers, those existing and those made later."""
@@ -313,9 +317,6 @@ def transaction_name(request: aiohttp.web.Request) -> typing.Tuple[str, str]:
 
 def deactivate() -> None:
 	"""Stop instrumenting: requests and client calls from now on pass untouched (a stopped or disabled service)."""
-	instrumentation = _Registry.Instrumentation
-	if instrumentation is not None:
-		instrumentation.Active = False
 	_Registry.Instrumentation = None
 
 
@@ -338,7 +339,7 @@ def _patch_web_service() -> None:
 
 	def _register_container(self, container, config_section_name: str):
 		instrumentation = _Registry.Instrumentation
-		if instrumentation is not None and instrumentation.Active:
+		if instrumentation is not None:
 			try:
 				instrumentation.instrument_container(container)
 			except Exception as e:
@@ -376,7 +377,7 @@ def _client_trace_config() -> aiohttp.TraceConfig:
 async def _on_request_start(session, ctx, params) -> None:
 	ctx.asab_sentry_span = None
 	instrumentation = _Registry.Instrumentation
-	if instrumentation is None or not instrumentation.Active:
+	if instrumentation is None:
 		return
 	try:
 		url = params.url

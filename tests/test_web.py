@@ -8,7 +8,7 @@ import aiohttp.web
 import asab.web
 import pytest
 
-from webharness import serve
+from webharness import middleware_names, serve
 
 WEB = [asab.web.Module]
 
@@ -355,29 +355,11 @@ class TestDisabled(object):
 	def test_no_middleware(self, sentry_app, config, environ):
 		s = sentry_app(config, environ=environ, modules=WEB, transport=False)
 		assert not s.Service.Enabled
-		seen = {}
-
-		def routes(router, app):
-			async def show(request):
-				seen["middlewares"] = [getattr(m, "__name__", "") for m in request.app.middlewares]
-				return aiohttp.web.json_response({})
-			router.add_get("/m", show)
-
-		serve(s, routes, _get_all("/m"))
-		assert "sentry_middleware" not in seen["middlewares"]
+		assert "sentry_middleware" not in middleware_names(s)
 
 	def test_enabled_service_has_the_middleware_first(self, sentry_app):
 		s = sentry_app(modules=WEB)
-		seen = {}
-
-		def routes(router, app):
-			async def show(request):
-				seen["middlewares"] = [getattr(m, "__name__", "") for m in request.app.middlewares]
-				return aiohttp.web.json_response({})
-			router.add_get("/m", show)
-
-		serve(s, routes, _get_all("/m"))
-		assert seen["middlewares"][0] == "sentry_middleware"
+		assert middleware_names(s)[0] == "sentry_middleware"
 
 
 class TestOutgoingCalls(object):

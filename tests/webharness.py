@@ -29,3 +29,24 @@ def serve(sentry, routes: typing.Callable, client: typing.Callable, listen: str 
 			await client(session, "http://{}:{}".format(host, port), app)
 
 	sentry.run(main)
+
+
+def middleware_names(sentry, more_routes: typing.Optional[typing.Callable] = None) -> typing.List[str]:
+	"""Serve `GET /m` and return the names of the middlewares its request went through (`more_routes(router, app)` runs first)."""
+	import aiohttp.web
+	seen: typing.List[str] = []
+
+	def routes(router, app):
+		async def show(request):
+			seen.extend(getattr(m, "__name__", "") for m in request.app.middlewares)
+			return aiohttp.web.json_response({})
+		router.add_get("/m", show)
+		if more_routes is not None:
+			more_routes(router, app)
+
+	async def client(session, base, app):
+		async with session.get(base + "/m") as r:
+			await r.read()
+
+	serve(sentry, routes, client)
+	return seen
