@@ -34,6 +34,34 @@ def reset_scopes() -> None:
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
 
 
+def cache_default_integrations() -> None:
+	"""
+	Make `sentry_sdk.init()` look for its default integrations once per process, not on every call.
+
+	For in-process tests, where one process calls `init()` hundreds of times: the SDK imports
+	each of its ~60 auto-enabling integration modules on every `init()`, and a module whose
+	library is not installed fails and is imported again next time (40 ms per `init()` here).
+	The wrapper gives the same classes in the same order (installed packages do not change
+	while the process runs). Internal: `setup_integrations` calls the module's
+	`iter_default_integrations` by its global name; there is no public option for this.
+	"""
+	import sentry_sdk.integrations as integrations
+
+	original = integrations.iter_default_integrations
+	if getattr(original, "_asab_sentry_cached", False):
+		return
+	found: typing.Dict[bool, list] = {}
+
+	def iter_default_integrations(with_auto_enabling_integrations: bool):
+		key = bool(with_auto_enabling_integrations)
+		if key not in found:
+			found[key] = list(original(key))
+		return iter(found[key])
+
+	iter_default_integrations._asab_sentry_cached = True  # type: ignore[attr-defined]
+	integrations.iter_default_integrations = iter_default_integrations
+
+
 def should_propagate_trace(url: str) -> bool:
 	"""
 	Whether an outgoing call to `url` may carry `sentry-trace`/`baggage` (the SDK's
@@ -71,13 +99,13 @@ def request_transaction(
 	return transaction
 
 
-def install_fast_transaction_serializer() -> None:
+def install_fast_serializer() -> None:
 	"""
-	Let transactions take asab-sentry's quick serialisation pass (`serializer.py`).
+	Let events and transactions take asab-sentry's quick serialisation pass (`serializer.py`).
 
 	The SDK calls `serialize()` by its module-global name in `sentry_sdk.client` while preparing
 	every event; there is no option to choose a serializer. The wrapper gives every event that is
-	not a plain-data transaction to the SDK's own function unchanged. Installed once per process.
+	not plain data to the SDK's own function unchanged. Installed once per process.
 	"""
 	import sentry_sdk.client
 	from . import serializer

@@ -101,7 +101,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 	if "before_send_log" in sentry_sdk.consts.DEFAULT_OPTIONS:
 		options["before_send_log"] = lambda log, hint: _scrubbed_log(scrubber, log)
 	options["transport"] = transport
-	_sdk.install_fast_transaction_serializer()
+	_sdk.install_fast_serializer()
 	try:
 		sentry_sdk.init(**options)
 	except sentry_sdk.integrations.DidNotEnable as e:

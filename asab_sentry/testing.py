@@ -12,6 +12,7 @@ assert transport.events()[0]["message"] == "hello"
 ```
 """
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -208,8 +209,10 @@ def sentry_app(
 	asab.Config.read_dict(sections)
 
 	_sdk.reset_scopes()
+	_sdk.cache_default_integrations()
 	transport = MemoryTransport() if transport is None else transport
 	asab.abc.singleton.Singleton._instances.pop(cls, None)  # an earlier one in the same test
+	app = None
 	try:
 		app = cls(args=[], modules=list(modules))
 		service = app.get_service("asab.SentryService") or SentryService(app, transport=transport or None)
@@ -233,8 +236,11 @@ def sentry_app(
 			handler.filters[:] = filters
 		# The application's loop is closed now; a task it left pending is reported ("Task was
 		# destroyed but it is pending!") when the garbage collector finds it. Do that here, with no
-		# client, instead of in the middle of the next test, where it would be one more event.
-		gc.collect()
+		# client, instead of in the middle of the next test, where it would be one more event
+		# (only when there is such a task: a full collection costs tens of milliseconds).
+		loop = getattr(app, "Loop", None)
+		if loop is not None and asyncio.all_tasks(loop):
+			gc.collect()
 
 
 class CapturedEvents(object):

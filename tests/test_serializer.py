@@ -1,9 +1,11 @@
 """The quick transaction serializer gives exactly what the SDK's serializer gives, or hands over to it."""
 
+import copy
 import datetime
 import random
 
 import pytest
+import sentry_sdk.client
 import sentry_sdk.serializer
 
 from asab_sentry import serializer
@@ -80,7 +82,9 @@ class TestFallback(object):
 		{"contexts": {"odd": {"value": float("nan")}}},
 		{"contexts": {"odd": {1: "int key"}}},
 		{"request": {"method": "POST", "data": {"password": "x"}}},
-		{"breadcrumbs": {"values": [{"message": "m"}]}},
+		{"breadcrumbs": {"values": [{"message": "m", "data": {"a": {"b": {"c": {"d": {"e": 1}}}}}}]}},
+		{"breadcrumbs": {"values": ({"message": "m"},)}},
+		{"_meta": {"extra": {"": {"len": 20}}}},
 		{"contexts": {"odd": {"bytes": b"raw"}}},
 	])
 	def test_falls_back_and_equals_the_sdk_result(self, change):
@@ -89,10 +93,12 @@ class TestFallback(object):
 		assert fell_back
 		assert result == _sdk(_transaction(**change))
 
-	def test_errors_always_use_the_sdk_serializer(self):
-		event = {"message": "m", "level": "error"}
-		result, fell_back = _quick(event)
-		assert fell_back and result == _sdk(event)
+	def test_frames_variables_go_to_the_sdk(self):
+		calls = []
+		wrapped = serializer.make_serializer(lambda e, **kw: calls.append(kw) or sentry_sdk.serializer.serialize(e, **kw))
+		local = {"name": "value", "n": 1}
+		assert wrapped(local, is_vars=True) == sentry_sdk.serializer.serialize(local, is_vars=True)
+		assert calls == [{"is_vars": True}]
 
 	def test_a_cycle_falls_back(self):
 		cyclic = {}
@@ -100,6 +106,97 @@ class TestFallback(object):
 		event = _transaction(contexts={"cyc": cyclic})
 		result, fell_back = _quick(event)
 		assert fell_back
+
+
+def _crumb(i, **extra):
+	crumb = {"type": "log", "category": "app", "level": "info", "message": "crumb %d" % i, "timestamp": datetime.datetime(2026, 12, 2, 1, 2, i % 60, tzinfo=datetime.timezone.utc), "data": {}}
+	crumb.update(extra)
+	return crumb
+
+
+class TestErrorEvents(object):
+	"""Error and message events take the quick pass too, breadcrumbs trimmed as the SDK trims them."""
+
+	def test_message_event_equals_the_sdk_result_without_calling_it(self):
+		event = {"message": "m", "level": "error", "tags": {"a": "b"}, "breadcrumbs": {"values": [_crumb(i) for i in range(3)]}, "extra": {"sys.argv": ["x"]}}
+		result, fell_back = _quick(event)
+		assert not fell_back and result == _sdk(event)
+
+	def test_wide_breadcrumb_data_is_trimmed_with_its_meta(self):
+		def make():
+			return {"message": "m", "breadcrumbs": {"values": [_crumb(0), _crumb(1, data={"k%d" % j: j for j in range(12)}), _crumb(2, data={"list": list(range(15))})]}}
+		result, fell_back = _quick(make())
+		assert not fell_back
+		assert result == _sdk(make())
+		assert result["_meta"] == {"breadcrumbs": {"values": {"1": {"data": {"": {"len": 12}}}, "2": {"data": {"list": {"": {"len": 15}}}}}}}
+
+	def test_breadcrumb_with_more_than_ten_fields_is_trimmed(self):
+		def make():
+			return {"breadcrumbs": {"values": [_crumb(0, **{"f%d" % j: j for j in range(8)})]}}
+		result, fell_back = _quick(make())
+		assert not fell_back and result == _sdk(make()) and len(result["breadcrumbs"]["values"][0]) == 10
+
+	def test_extra_and_breadcrumbs_trimmed_together_share_one_meta(self):
+		def make():
+			return {"extra": {"k%d" % i: i for i in range(11)}, "breadcrumbs": {"values": [_crumb(0, data={"k%d" % j: j for j in range(11)})]}}
+		result, fell_back = _quick(make())
+		assert not fell_back and result == _sdk(make())
+		assert set(result["_meta"]) == {"extra", "breadcrumbs"}
+
+	def test_breadcrumbs_as_a_plain_list_are_copied(self):
+		event = {"breadcrumbs": [{"message": "m"}]}
+		result, fell_back = _quick(event)
+		assert not fell_back and result == _sdk(event)
+
+	def test_random_events_equal_the_sdk_result(self):
+		rng = random.Random(11)
+		leaves = [1, "s", None, True, 1.5, [1, 2], {"a": 1}, datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)]
+		for _ in range(300):
+			def make(seed):
+				r = random.Random(seed)
+				return {
+					"level": "error", "message": "m",
+					"extra": {"k%d" % i: r.choice(leaves) for i in range(r.randint(0, 13))},
+					"breadcrumbs": {"values": [_crumb(j, data={"d%d" % i: r.choice(leaves) for i in range(r.randint(0, 13))}) for j in range(r.randint(0, 5))]},
+					"contexts": {"c": {"n": [r.random() for _ in range(r.randint(0, 15))]}},
+				}
+			seed = rng.random()
+			result, fell_back = _quick(make(seed))
+			assert not fell_back
+			assert result == _sdk(make(seed))
+
+	def test_captured_exception_equals_the_sdk_result(self, sentry_app, monkeypatch):
+		"""A real exception with 20 frames of local variables: the quick pass, and what the SDK would make."""
+		declined, compared = [], []
+		original = sentry_sdk.serializer.serialize
+		fast = serializer.make_serializer(lambda event, **kwargs: declined.append(event) or original(event, **kwargs))
+
+		def checking(event, **kwargs):
+			expected = original(copy.deepcopy(event), **kwargs)
+			got = fast(event, **kwargs)
+			compared.append(got == expected)
+			return got
+
+		checking._asab_sentry = True  # the service leaves it in place of its own
+		monkeypatch.setattr(sentry_sdk.client, "serialize", checking)
+		s = sentry_app()
+
+		def deep(n):
+			text, numbers = "x" * 50, list(range(12))
+			if n == 0:
+				raise ValueError("deep")
+			return deep(n - 1)
+
+		s.Service.add_breadcrumb(category="app", message="before", data={"k%d" % i: i for i in range(11)})
+		try:
+			deep(20)
+		except ValueError as e:
+			s.Service.capture_exception(e)
+		event = s.events()[0]
+		assert compared == [True] and declined == []
+		frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+		assert len(frames) > 20 and frames[-1]["vars"]["numbers"][:2] == ["0", "1"]
+		assert event["_meta"]["breadcrumbs"]["values"]["0"]["data"] == {"": {"len": 11}}
 
 
 class TestRealTransaction(object):

@@ -274,10 +274,10 @@ class TestWrapper(object):
 			return sentry_sdk.serializer.serialize(event, **kw)
 
 		monkeypatch.setattr(sentry_sdk.client, "serialize", original)
-		_sdk.install_fast_transaction_serializer()
+		_sdk.install_fast_serializer()
 		first = sentry_sdk.client.serialize
-		_sdk.install_fast_transaction_serializer()
+		_sdk.install_fast_serializer()
 		assert sentry_sdk.client.serialize is first
-		first({"message": "m"}, max_value_length=LIMIT)
-		assert calls == [{"message": "m"}]  # the SDK's function, called once (not wrapped twice)
+		first({"message": "m", "contexts": {"odd": {1: "int key"}}}, max_value_length=LIMIT)
+		assert calls == [{"message": "m", "contexts": {"odd": {1: "int key"}}}]  # the SDK's function, called once (not wrapped twice)
 		assert first(_transaction(), max_value_length=LIMIT)["transaction"] == "GET /t" and len(calls) == 1
