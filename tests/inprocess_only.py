@@ -5,7 +5,8 @@ a test that starts the app in a subprocess or talks to a real server cannot see 
 seconds per mutant.
 
 A test is dropped (reported as deselected) when it uses a fixture that starts a process or a
-server (`run_app`, `start_app`, or any fixture whose name contains `bugsink`), or when its class (or the function itself, outside a
+server (`run_app`, `start_app`, or any fixture whose name contains `bugsink`), is marked
+`@pytest.mark.subprocess` (it starts processes through a helper), or when its class (or the function itself, outside a
 class) starts processes on its own (its source mentions `subprocess`, `Popen` or `run_group`).
 Everything else runs, including tests that use the in-process `recorder`.
 """
@@ -16,12 +17,17 @@ import typing
 #: Fixtures that start the app in a subprocess or a real server.
 SLOW_FIXTURES = frozenset(("run_app", "start_app", "bugsink"))
 
+#: Markers of a test that starts processes through a helper (`@pytest.mark.subprocess`).
+SLOW_MARKERS = ("subprocess",)
+
 #: Source fragments of a test that starts processes itself.
 SLOW_CALLS = ("subprocess", "Popen", "run_group")
 
 
 def is_out_of_process(item) -> bool:
 	"""True when the test item needs another process (see the module docstring)."""
+	if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+		return True
 	fixtures = getattr(item, "fixturenames", ())
 	if SLOW_FIXTURES.intersection(fixtures) or any("bugsink" in name for name in fixtures):
 		return True

@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import app_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,12 +35,14 @@ def run_pytest(tmp_path, files: dict, *args: str) -> subprocess.CompletedProcess
 	)
 
 
+@pytest.mark.subprocess
 def test_readme_example_passes(tmp_path):
 	result = run_pytest(tmp_path, {"test_orders.py": readme_example("test_orders.py")})
 	assert result.returncode == 0, result.stdout + result.stderr
 	assert "2 passed" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_readme_example_fails_when_the_handler_stops_reporting(tmp_path):
 	source = readme_example("test_orders.py").replace("self.SentryService.capture_exception(e)", "pass")
 	result = run_pytest(tmp_path, {"test_orders.py": source})
@@ -133,18 +137,21 @@ def test_disabled_again_after(asab_app):
 '''
 
 
+@pytest.mark.subprocess
 def test_disabled_app_is_started_for_the_test_with_its_filters(tmp_path):
 	result = run_pytest(tmp_path, {"test_disabled.py": DISABLED_APP})
 	assert result.returncode == 0, result.stdout + result.stderr
 	assert "2 passed" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_enabled_app_is_bound_and_restored_and_scopes_reset(tmp_path):
 	result = run_pytest(tmp_path, {"test_enabled.py": ENABLED_APP})
 	assert result.returncode == 0, result.stdout + result.stderr
 	assert "3 passed" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_fixture_builds_an_app_when_there_is_none(tmp_path):
 	result = run_pytest(tmp_path, {"test_built.py": BUILT_APP})
 	assert result.returncode == 0, result.stdout + result.stderr
