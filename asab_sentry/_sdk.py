@@ -101,18 +101,23 @@ def request_transaction(
 
 def install_fast_serializer() -> None:
 	"""
-	Let events and transactions take asab-sentry's quick serialisation pass (`serializer.py`).
+	Let events, transactions and frames' local variables take asab-sentry's quick serialisation
+	pass (`serializer.py`).
 
 	The SDK calls `serialize()` by its module-global name in `sentry_sdk.client` while preparing
-	every event; there is no option to choose a serializer. The wrapper gives every event that is
-	not plain data to the SDK's own function unchanged. Installed once per process.
+	every event, and as `sentry_sdk.serializer.serialize` (imported at each call) for each frame's
+	variables in `serialize_frame`; there is no option to choose a serializer. The wrapper gives
+	everything that is not plain data to the SDK's own function unchanged. Installed once per
+	process.
 	"""
 	import sentry_sdk.client
+	import sentry_sdk.serializer
 	from . import serializer
-	current = getattr(sentry_sdk.client, "serialize", None)
-	if current is None or getattr(current, "_asab_sentry", False):
-		return
-	sentry_sdk.client.serialize = serializer.make_serializer(current)  # type: ignore[attr-defined]
+	for module in (sentry_sdk.client, sentry_sdk.serializer):
+		current = getattr(module, "serialize", None)
+		if current is None or getattr(current, "_asab_sentry", False):
+			continue
+		module.serialize = serializer.make_serializer(current)  # type: ignore[attr-defined]
 
 
 def flush_profile_chunk(wait: float = 0.5) -> None:

@@ -14,7 +14,9 @@ cycle, an existing `_meta`) makes it hand the whole event to the SDK's serialize
 event ever comes out different.
 """
 
+import collections.abc
 import datetime
+import itertools
 import math
 import typing
 
@@ -24,6 +26,7 @@ import sentry_sdk.utils
 _MAX_DEPTH = 64
 _DATABAG_DEPTH = 5
 _DATABAG_BREADTH = 10
+_CYCLE = "<cyclic>"
 
 
 class _Fallback(Exception):
@@ -34,13 +37,17 @@ def make_serializer(original: typing.Callable[..., dict]) -> typing.Callable[...
 	"""
 	Wrap the SDK's `serialize(event, **kwargs)`: events and transactions take the quick pass when
 	they can; everything else (the frames' variables, a custom repr, and every event the quick pass
-	declines) goes to `original`.
+	declines) goes to `original`, which stays reachable as the wrapper's `__wrapped__`.
 	"""
 
 	def serialize(event, **kwargs):
-		if type(event) is dict and not kwargs.get("is_vars") and kwargs.get("custom_repr") is None:
+		if type(event) is dict and kwargs.get("custom_repr") is None:
 			try:
-				return quick(event, kwargs.get("max_value_length"))
+				if kwargs.get("is_vars"):
+					if len(kwargs) <= 2 and not kwargs.get("max_value_length"):
+						return quick_vars(event)
+				else:
+					return quick(event, kwargs.get("max_value_length"))
 			except _Fallback:
 				pass
 			except RecursionError:
@@ -48,6 +55,7 @@ def make_serializer(original: typing.Callable[..., dict]) -> typing.Callable[...
 		return original(event, **kwargs)
 
 	serialize._asab_sentry = True  # type: ignore[attr-defined]
+	serialize.__wrapped__ = original  # type: ignore[attr-defined]
 	return serialize
 
 
@@ -82,6 +90,73 @@ def quick(event: dict, max_value_length: typing.Optional[int]) -> dict:
 			result[_key(key)] = _copy(value, limit, 0, key == "spans")
 	if meta:  # what the SDK says of a trimmed databag: {"_meta": {"extra": {..path..: {"": {"len": N}}}}}
 		result["_meta"] = meta
+	return result
+
+
+def quick_vars(local_vars: dict) -> dict:
+	"""
+	The SDK serializer's result for a frame's local variables (`is_vars=True`, as
+	`serialize_frame` calls it): every value shown by its `repr()`, 10 items per level, 5 levels,
+	and no `_meta` (the SDK keeps none for variables). The user's `__repr__` runs here as it would
+	in the SDK, with event capture turned off the same way.
+
+	Raises:
+		_Fallback: Something only the SDK's serializer handles exactly (repr processors, a repr
+			or a mapping that raises).
+	"""
+	if sentry_sdk.serializer.global_repr_processors:
+		raise _Fallback()
+	token = sentry_sdk.utils.disable_capture_event.set(True)
+	try:
+		return _var(local_vars, _DATABAG_DEPTH, set())
+	except _Fallback:
+		raise
+	except Exception:
+		raise _Fallback()  # the SDK writes its own placeholder for what fails
+	finally:
+		sentry_sdk.utils.disable_capture_event.reset(token)
+
+
+def _var(obj, depth: int, path: set):
+	"""One variable as the SDK's `_serialize_node_impl` makes it with `should_repr_strings`."""
+	t = type(obj)
+	if t is str or t is int or t is bool or t is float or obj is None:
+		return repr(obj)  # what the SDK's safe_repr gives; these reprs cannot fail
+	if id(obj) in path:
+		return _CYCLE
+	if depth <= 0:
+		return sentry_sdk.utils.safe_repr(obj)
+	if t is dict:
+		return _var_items(obj, depth, path)
+	if t is list or t is tuple:
+		return _var_list(obj, depth, path)
+	if isinstance(obj, (bool, int, float)):
+		return sentry_sdk.utils.safe_repr(obj)
+	sentry_repr = getattr(t, "__sentry_repr__", None)
+	if callable(sentry_repr):
+		return sentry_repr(obj)
+	if isinstance(obj, datetime.datetime):
+		return sentry_sdk.utils.safe_repr(obj)
+	if isinstance(obj, collections.abc.Mapping):
+		return _var_items(obj, depth, path)
+	if not isinstance(obj, (str, bytes, bytearray, memoryview)) and isinstance(obj, tuple(sentry_sdk.serializer.sequence_types)):
+		return _var_list(obj, depth, path)
+	return sentry_sdk.utils.safe_repr(obj)
+
+
+def _var_items(obj, depth: int, path: set) -> dict:
+	path.add(id(obj))
+	result = {}
+	for k, v in list(itertools.islice(obj.items(), _DATABAG_BREADTH)):
+		result[str(k)] = _var(v, depth - 1, path)
+	path.discard(id(obj))
+	return result
+
+
+def _var_list(obj, depth: int, path: set) -> list:
+	path.add(id(obj))
+	result = [_var(v, depth - 1, path) for v in itertools.islice(obj, _DATABAG_BREADTH)]
+	path.discard(id(obj))
 	return result
 
 

@@ -1,7 +1,11 @@
 """The quick transaction serializer gives exactly what the SDK's serializer gives, or hands over to it."""
 
+import array
+import collections
+import collections.abc
 import copy
 import datetime
+import enum
 import random
 
 import pytest
@@ -10,9 +14,12 @@ import sentry_sdk.serializer
 
 from asab_sentry import serializer
 
+#: The SDK's own serializer (the service wraps the module's function once it has started).
+SDK_SERIALIZE = getattr(sentry_sdk.serializer.serialize, "__wrapped__", sentry_sdk.serializer.serialize)
+
 
 def _sdk(event, limit=8192):
-	return sentry_sdk.serializer.serialize(event, max_value_length=limit)
+	return SDK_SERIALIZE(event, max_value_length=limit)
 
 
 def _quick(event, limit=8192):
@@ -20,7 +27,7 @@ def _quick(event, limit=8192):
 
 	def original(e, **kwargs):
 		calls.append(e)
-		return sentry_sdk.serializer.serialize(e, **kwargs)
+		return SDK_SERIALIZE(e, **kwargs)
 
 	result = serializer.make_serializer(original)(event, max_value_length=limit)
 	return result, bool(calls)
@@ -93,12 +100,13 @@ class TestFallback(object):
 		assert fell_back
 		assert result == _sdk(_transaction(**change))
 
-	def test_frames_variables_go_to_the_sdk(self):
+	def test_frames_variables_with_a_custom_repr_or_a_length_limit_go_to_the_sdk(self):
 		calls = []
-		wrapped = serializer.make_serializer(lambda e, **kw: calls.append(kw) or sentry_sdk.serializer.serialize(e, **kw))
+		wrapped = serializer.make_serializer(lambda e, **kw: calls.append(kw) or SDK_SERIALIZE(e, **kw))
 		local = {"name": "value", "n": 1}
-		assert wrapped(local, is_vars=True) == sentry_sdk.serializer.serialize(local, is_vars=True)
-		assert calls == [{"is_vars": True}]
+		assert wrapped(local, is_vars=True, custom_repr=lambda v: None) == SDK_SERIALIZE(local, is_vars=True)
+		assert wrapped(local, is_vars=True, max_value_length=3) == SDK_SERIALIZE(local, is_vars=True, max_value_length=3)
+		assert len(calls) == 2
 
 	def test_a_cycle_falls_back(self):
 		cyclic = {}
@@ -168,7 +176,7 @@ class TestErrorEvents(object):
 	def test_captured_exception_equals_the_sdk_result(self, sentry_app, monkeypatch):
 		"""A real exception with 20 frames of local variables: the quick pass, and what the SDK would make."""
 		declined, compared = [], []
-		original = sentry_sdk.serializer.serialize
+		original = SDK_SERIALIZE
 		fast = serializer.make_serializer(lambda event, **kwargs: declined.append(event) or original(event, **kwargs))
 
 		def checking(event, **kwargs):
@@ -182,7 +190,7 @@ class TestErrorEvents(object):
 		s = sentry_app()
 
 		def deep(n):
-			text, numbers = "x" * 50, list(range(12))
+			text, numbers = "x" * 50, list(range(12))  # noqa: F841 (locals the event shows)
 			if n == 0:
 				raise ValueError("deep")
 			return deep(n - 1)
@@ -197,6 +205,131 @@ class TestErrorEvents(object):
 		frames = event["exception"]["values"][0]["stacktrace"]["frames"]
 		assert len(frames) > 20 and frames[-1]["vars"]["numbers"][:2] == ["0", "1"]
 		assert event["_meta"]["breadcrumbs"]["values"]["0"]["data"] == {"": {"len": 11}}
+
+
+class _Repr(object):
+	def __init__(self, text):
+		self.Text = text
+
+	def __repr__(self):
+		return self.Text
+
+
+class _Broken(object):
+	def __repr__(self):
+		raise RuntimeError("no repr")
+
+
+class _SentryRepr(dict):
+	def __sentry_repr__(self):
+		return "sentry repr"
+
+
+class _Level(enum.IntEnum):
+	HIGH = 3
+
+
+class _Text(str):
+	pass
+
+
+class _Bag(collections.abc.Mapping):
+	def __init__(self, data):
+		self.Data = data
+
+	def __getitem__(self, key):
+		return self.Data[key]
+
+	def __iter__(self):
+		return iter(self.Data)
+
+	def __len__(self):
+		return len(self.Data)
+
+
+def _vars_sample():
+	cyclic = [1]
+	cyclic.append(cyclic)
+	nested = {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}
+	return {
+		"text": "x" * 50, "number": 7, "ratio": 0.5, "nothing": None, "flag": True, "inf": float("inf"),
+		"wide": list(range(15)), "wide_map": {"k%d" % i: i for i in range(12)}, "nested": nested,
+		"a_set": {3}, "frozen": frozenset(["f"]), "a_tuple": (1, "two"), "raw": b"bytes", "buf": bytearray(b"ab"),
+		"when": datetime.datetime(2026, 1, 2, 3, 4, 5), "day": datetime.date(2026, 1, 2), "level": _Level.HIGH,
+		"sub_text": _Text("sub"), "obj": _Repr("<obj>"), "broken": _Broken(), "sentry": _SentryRepr(a=1),
+		"bag": _Bag({"x": [1, {"y": "z"}]}), "numbers": array.array("i", [1, 2]), "queue": collections.deque([1, 2]),
+		"cyclic": cyclic, 1: "int key",
+	}
+
+
+class TestFrameVariables(object):
+	"""A frame's local variables (`is_vars=True`) take the quick pass and come out as the SDK makes them."""
+
+	@pytest.mark.parametrize("name", sorted(str(k) for k in _vars_sample()))
+	def test_each_kind_of_value(self, name):
+		sample = {str(k): v for k, v in _vars_sample().items()}
+		local = {name: sample[name]}
+		result, fell_back = _quick_vars(local)
+		assert not fell_back
+		assert result == SDK_SERIALIZE({name: _vars_sample_by_name(name)}, is_vars=True, custom_repr=None)
+
+	def test_only_the_first_ten_variables_are_kept_as_in_the_sdk(self):
+		local = {"v%d" % i: i for i in range(14)}
+		result, fell_back = _quick_vars(local)
+		assert not fell_back and result == SDK_SERIALIZE(dict(local), is_vars=True, custom_repr=None) and len(result) == 10
+
+	def test_random_variables_equal_the_sdk_result(self):
+		rng = random.Random(5)
+		for _ in range(300):
+			def make(seed):
+				r = random.Random(seed)
+				pool = list(_vars_sample().values())
+				return {"v%d" % i: r.choice(pool) for i in range(r.randint(0, 12))}
+			seed = rng.random()
+			result, fell_back = _quick_vars(make(seed))
+			assert not fell_back
+			assert result == SDK_SERIALIZE(make(seed), is_vars=True, custom_repr=None)
+
+	def test_repr_processors_make_it_decline(self, monkeypatch):
+		monkeypatch.setattr(sentry_sdk.serializer, "global_repr_processors", [lambda value, hints: NotImplemented])
+		result, fell_back = _quick_vars({"a": 1})
+		assert fell_back and result == {"a": "1"}
+
+	def test_a_mapping_that_fails_is_left_to_the_sdk(self):
+		class Failing(_Bag):
+			def __iter__(self):
+				raise RuntimeError("no items")
+		result, fell_back = _quick_vars({"bad": Failing({})})
+		assert fell_back and result == SDK_SERIALIZE({"bad": Failing({})}, is_vars=True, custom_repr=None)
+
+	def test_a_repr_cannot_capture_an_event(self, sentry_app):
+		s = sentry_app()
+
+		class Noisy(object):
+			def __repr__(self):
+				sentry_sdk.capture_message("from a repr")
+				return "noisy"
+
+		def fail(value):
+			raise ValueError("with a noisy local")
+
+		try:
+			fail(Noisy())
+		except ValueError as e:
+			s.Service.capture_exception(e)
+		events = s.events()
+		assert [e.get("message") for e in events] == [None]
+		assert events[0]["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"]["value"] == "noisy"
+
+
+def _vars_sample_by_name(name):
+	return {str(k): v for k, v in _vars_sample().items()}[name]
+
+
+def _quick_vars(local):
+	calls = []
+	result = serializer.make_serializer(lambda e, **kw: calls.append(e) or SDK_SERIALIZE(e, **kw))(local, is_vars=True, custom_repr=None)
+	return result, bool(calls)
 
 
 class TestRealTransaction(object):

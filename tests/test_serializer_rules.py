@@ -13,10 +13,13 @@ from asab_sentry import serializer
 
 LIMIT = 100
 
+#: The SDK's own serializer (the service wraps the module's function once it has started).
+SDK_SERIALIZE = getattr(sentry_sdk.serializer.serialize, "__wrapped__", sentry_sdk.serializer.serialize)
+
 
 def _sdk(event, **kwargs):
 	kwargs.setdefault("max_value_length", LIMIT)
-	return sentry_sdk.serializer.serialize(event, **kwargs)
+	return SDK_SERIALIZE(event, **kwargs)
 
 
 def _quick(event, **kwargs):
@@ -26,7 +29,7 @@ def _quick(event, **kwargs):
 
 	def original(e, **kw):
 		calls.append(kw)
-		return sentry_sdk.serializer.serialize(e, **kw)
+		return SDK_SERIALIZE(e, **kw)
 
 	result = serializer.make_serializer(original)(event, **kwargs)
 	return result, bool(calls)
@@ -271,7 +274,7 @@ class TestWrapper(object):
 
 		def original(event, **kw):
 			calls.append(event)
-			return sentry_sdk.serializer.serialize(event, **kw)
+			return SDK_SERIALIZE(event, **kw)
 
 		monkeypatch.setattr(sentry_sdk.client, "serialize", original)
 		_sdk.install_fast_serializer()
