@@ -8,7 +8,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import app_env, write_config
+
+#: Every test here runs the CLI in a process of its own.
+pytestmark = pytest.mark.subprocess
 
 
 def check(tmp_path, config: str, timeout: float = 60, answer_within: float = 5, **env) -> subprocess.CompletedProcess:
