@@ -13,9 +13,8 @@ returns (the durability promise: a killed process loses nothing it returned an i
 - Which envelope goes next and what an answer does is decided by `scheduler.Scheduler`, the one
 owner of the delivery state (retry in rounds with a per-envelope budget, a shared backoff that
 captures never shorten, rate limits; see there).
-- Requests: `POOL_SIZE` sender threads on keep-alive connections, gzip at level 1, TLS and proxies
-as sentry-sdk configures them (`ca_certs`, client certificate, `http_proxy`/`https_proxy`, the
-environment's proxies and `NO_PROXY`).
+- Requests: `POOL_SIZE` sender threads on keep-alive connections, gzip at level 1; how a request
+goes over the wire (TLS and proxies as sentry-sdk configures them) is `sender.py`.
 - A sender's own bug is logged at ERROR once with its traceback (the plugin's loggers never become
 events) and the envelope is dropped (`internal_error`), never retried forever.
 - At close, what is left in memory is counted as dropped (`at_exit`); what is in the spool stays for
@@ -25,31 +24,23 @@ the next start. The delivery summary is logged then, once.
 import gzip
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
 import typing
-import urllib.request
 
 import asab
-import certifi
 import sentry_sdk.envelope
 import sentry_sdk.transport
-import urllib3
 
 from . import _sdk
 from . import scheduler as sched
 from .scheduler import Entry, Scheduler
+from .sender import NETWORK_ERRORS, POOL_SIZE, failure_kind, make_sender
 from .spool import DiskSpool
 from .stats import DeliveryStats
 
 L = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 10.0
-#: Concurrent requests (and keep-alive connections) to the server.
-POOL_SIZE = 4
 GZIP_LEVEL = 1
 #: Without a spool, at most this many bytes of envelopes wait in memory.
 MEMORY_QUEUE_SIZE = 16 * 1024 * 1024
@@ -72,58 +63,6 @@ class Clock(object):
 	def time(self) -> float:
 		"""Unix seconds (an envelope's age survives a restart)."""
 		return time.time()
-
-
-class Answer(typing.NamedTuple):
-	"""The server's answer to one request."""
-
-	status: int
-	headers: typing.Mapping[str, str]
-	reason: str = ""
-
-
-class HttpSender(object):
-	"""
-	POSTs envelopes to the server on a pool of keep-alive connections.
-
-	Args:
-		url: The envelope endpoint.
-		auth_header: The `X-Sentry-Auth` value.
-		options: `ca_certs`, `cert_file`, `key_file`, `http_proxy`, `https_proxy` (as sentry-sdk's options).
-	"""
-
-	def __init__(self, url: str, auth_header: str, options: typing.Mapping[str, typing.Any]):
-		self.Url = url
-		self.Headers = {
-			"Content-Type": "application/x-sentry-envelope",
-			"Content-Encoding": "gzip",
-			"X-Sentry-Auth": auth_header,
-			"User-Agent": "asab-sentry sentry.python/{}".format(_sdk.sdk_version()),
-		}
-		self.Pool = _pool(options, url)
-		# One quiet retry, for a keep-alive connection the server closed while idle.
-		self.Retries = urllib3.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0, allowed_methods=None, raise_on_status=False, respect_retry_after_header=False)
-
-	def send(self, body: bytes) -> Answer:
-		"""
-		POST one envelope (already compressed).
-
-		Raises:
-			urllib3.exceptions.HTTPError, OSError: The request failed on the network.
-		"""
-		response = self.Pool.request(
-			"POST", self.Url, body=body, headers=self.Headers, retries=self.Retries,
-			timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), preload_content=True,
-		)
-		return Answer(response.status, response.headers, response.reason or "")
-
-	def close(self) -> None:
-		"""Close the connections."""
-		self.Pool.clear()
-
-
-#: Exceptions of a request that failed on the network (retried); anything else is a bug.
-NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
 class DeliveryTransport(sentry_sdk.transport.Transport):
@@ -153,7 +92,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		self.Clock = clock or Clock()
 		if sender is None:
 			url, auth_header = _sdk.envelope_endpoint(self.parsed_dsn)
-			sender = HttpSender(url, auth_header, options)
+			sender = make_sender(url, auth_header, options)
 		self.Sender = sender
 		self.Scheduler = Scheduler(
 			stats, max_size, max_retry_age=max_retry_age, evicted_reason="spool_full" if spool is not None else "queue_full",
@@ -315,7 +254,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		try:
 			answer = self.Sender.send(gzip.compress(body, GZIP_LEVEL))
 		except NETWORK_ERRORS as e:
-			kind, text = _failure(e)
+			kind, text = failure_kind(e)
 			self._warn("net:" + kind, "Sentry server unreachable ({}: {}); envelopes are kept and retried.".format(kind, text))
 			return sched.FAILED, 0, {}
 		except Exception:
@@ -391,48 +330,3 @@ def _is_envelope(body: bytes) -> bool:
 		return isinstance(json.loads(body.split(b"\n", 1)[0] or b"null"), dict)
 	except ValueError:
 		return False
-
-
-def _failure(error: BaseException) -> typing.Tuple[str, str]:
-	"""The kind of a network failure (`tls`, `dns`, `proxy`, `timeout`, `connection`) and a short text."""
-	chain: typing.List[BaseException] = []
-	e: typing.Optional[BaseException] = error
-	while e is not None and len(chain) < 10:
-		chain.append(e)
-		e = getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), BaseException) else (e.__cause__ or e.__context__)
-	kinds = (
-		("tls", lambda e: isinstance(e, (ssl.SSLError, urllib3.exceptions.SSLError))),
-		("dns", lambda e: isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError"),
-		("proxy", lambda e: isinstance(e, urllib3.exceptions.ProxyError)),
-		("connection", lambda e: isinstance(e, (ConnectionError, urllib3.exceptions.ProtocolError))),
-		("timeout", lambda e: isinstance(e, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError))),
-	)
-	for kind, test in kinds:  # the most telling first: urllib3's NewConnectionError is also a timeout error
-		for e in chain:
-			if test(e):
-				return kind, str(error if e is error else e)
-	return "connection", str(error)
-
-
-def _pool(options: typing.Mapping[str, typing.Any], url: str) -> urllib3.PoolManager:
-	"""
-	A keep-alive connection pool as sentry-sdk makes one: `ca_certs` (else certifi's bundle), the
-	client certificate `cert_file`/`key_file`, `https_proxy`/`http_proxy`, else the environment's
-	proxies unless `NO_PROXY` covers the host.
-	"""
-	kwargs: typing.Dict[str, typing.Any] = dict(
-		num_pools=2, maxsize=POOL_SIZE, block=False, cert_reqs="CERT_REQUIRED",
-		ca_certs=options.get("ca_certs") or certifi.where(),
-	)
-	if options.get("cert_file"):
-		kwargs["cert_file"] = options["cert_file"]
-		kwargs["key_file"] = options.get("key_file") or None
-	scheme = url.split(":", 1)[0]
-	proxy = (options.get("https_proxy") if scheme == "https" else None) or options.get("http_proxy")
-	if not proxy:
-		host = urllib3.util.parse_url(url).host or ""
-		if not urllib.request.proxy_bypass(host):
-			proxy = urllib.request.getproxies().get(scheme)
-	if proxy:
-		return urllib3.ProxyManager(proxy, **kwargs)
-	return urllib3.PoolManager(**kwargs)

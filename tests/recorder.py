@@ -185,7 +185,7 @@ class ScriptedSender(object):
 		self.Requests: typing.List[typing.Tuple[float, bytes]] = []
 
 	def send(self, body: bytes):
-		from asab_sentry.transport import Answer
+		from asab_sentry.sender import Answer
 		raw = gzip.decompress(body)
 		self.Requests.append((self.Clock.monotonic(), raw))
 		answer = self.Script.pop(0) if self.Script else self.Default

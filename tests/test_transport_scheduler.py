@@ -333,8 +333,8 @@ class TestFailureKinds(object):
 		(lambda: __import__("socket").timeout("timed out"), "timeout"),
 	])
 	def test_kind(self, make, kind):
-		from asab_sentry.transport import _failure
-		assert _failure(make())[0] == kind
+		from asab_sentry.sender import failure_kind
+		assert failure_kind(make())[0] == kind
 
 
 def _wrapped(cause):
