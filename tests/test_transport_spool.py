@@ -211,3 +211,25 @@ class TestOrder(object):
 		second.Transport.capture_envelope(event("new"))
 		second.pump_all()
 		assert second.messages() == ["old 0", "old 1", "old 2", "old 3", "old 4", "new"]
+
+
+class TestSync(object):
+	"""The senders fsync the spool at most every `SYNC_INTERVAL`, and at close."""
+
+	def test_at_most_one_fsync_per_interval_and_one_at_close(self, rig, tmp_path, monkeypatch):
+		from asab_sentry import transport
+		r = rig(spool_dir=str(tmp_path / "spool"))
+		calls = []
+		original = r.Spool.sync
+		monkeypatch.setattr(r.Spool, "sync", lambda: calls.append(r.Clock.monotonic()) or original())
+		r.Transport.capture_envelope(event("a"))
+		r.Transport._sync()
+		r.Transport.capture_envelope(event("b"))
+		r.Clock.advance(transport.SYNC_INTERVAL / 2)
+		r.Transport._sync()
+		assert len(calls) == 1
+		r.Clock.advance(transport.SYNC_INTERVAL / 2)
+		r.Transport._sync()
+		assert len(calls) == 2
+		r.Transport.kill()
+		assert len(calls) == 3
