@@ -55,3 +55,32 @@ class TestResetScopes(object):
 		sentry_sdk.capture_message("after")
 		event, = transport.events()
 		assert not {"g", "i", "c"} & set(event.get("tags", {}))
+
+
+class TestCachedDefaultIntegrations(object):
+	"""cache_default_integrations(): the SDK's default integrations looked up once, the same classes in the same order."""
+
+	def test_same_classes_and_looked_up_once(self, monkeypatch):
+		import sentry_sdk.integrations as integrations
+		import sentry_sdk.integrations.logging
+		import sentry_sdk.integrations.stdlib  # noqa: F401
+		calls = []
+
+		def original(with_auto_enabling_integrations):
+			calls.append(with_auto_enabling_integrations)
+			return iter([integrations.logging.LoggingIntegration] + ([integrations.stdlib.StdlibIntegration] if with_auto_enabling_integrations else []))
+
+		monkeypatch.setattr(integrations, "iter_default_integrations", original)
+		_sdk.cache_default_integrations()
+		cached = integrations.iter_default_integrations
+		assert cached is not original
+		for _ in range(3):
+			assert list(cached(True)) == [integrations.logging.LoggingIntegration, integrations.stdlib.StdlibIntegration]
+			assert list(cached(False)) == [integrations.logging.LoggingIntegration]
+		assert calls == [True, False]
+		_sdk.cache_default_integrations()
+		assert integrations.iter_default_integrations is cached  # not wrapped twice
+
+	def test_init_still_sets_up_the_defaults(self, sentry_app):
+		sentry_app()
+		assert sentry_sdk.get_client().get_integration("logging") is not None
