@@ -88,7 +88,7 @@ def start(config: SentryConfig, stats: DeliveryStats, transport=None) -> None:
 		event_scrubber=DisabledEventScrubber(),  # the one scrubber is `scrubber`, below
 		# asab-sentry's preparation and scrubbing first, then the user's own processors
 		before_send=lambda event, hint: user_filter.before_send(lambda e, h: _before_send(scrubber, e, h), event, hint),
-		before_send_transaction=lambda event, hint: user_filter.before_send_transaction(_scrubbed(scrubber, _before_send_transaction(event, hint)), hint),
+		before_send_transaction=lambda event, hint: user_filter.before_send_transaction(_scrubbed(scrubber, _without_empty_release(event)), hint),
 		before_breadcrumb=logging_bridge.before_breadcrumb,
 	)
 	if config.trace_propagation_targets is not None:
@@ -171,7 +171,8 @@ def limit_exit_wait(seconds: float) -> None:
 	_sdk.set_exit_wait(seconds)
 
 
-def _before_send_transaction(event: dict, hint: dict) -> dict:
+def _without_empty_release(event: dict) -> dict:
+	"""Events and transactions alike: no `release` rather than an empty one."""
 	if not event.get("release"):
 		event.pop("release", None)  # "" (set to keep the SDK from guessing) is invalid for Sentry
 	return event
@@ -179,7 +180,7 @@ def _before_send_transaction(event: dict, hint: dict) -> dict:
 
 def _before_send(scrubber: Scrubber, event: dict, hint: dict) -> typing.Optional[dict]:
 	try:
-		_before_send_transaction(event, hint)  # the same release rule
+		_without_empty_release(event)
 		if uncaught.dedupe(event, hint) is None:
 			return None
 	except Exception as e:

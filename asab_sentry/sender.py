@@ -307,22 +307,27 @@ def failure_kind(error: BaseException) -> typing.Tuple[str, str]:
 	return "connection", str(error)
 
 
+def _tls_files(options: typing.Mapping[str, typing.Any]) -> typing.Tuple[str, typing.Optional[str], typing.Optional[str]]:
+	"""The CA bundle (`ca_certs`, else certifi's), the client certificate and its key, as sentry-sdk takes them."""
+	cert = options.get("cert_file") or None
+	return options.get("ca_certs") or certifi.where(), cert, (options.get("key_file") or None) if cert else None
+
+
 def _tls_context(options: typing.Mapping[str, typing.Any]) -> ssl.SSLContext:
-	"""A client TLS context as urllib3 makes one for sentry-sdk: verified against `ca_certs` (else certifi), with the client certificate if any."""
-	context = ssl.create_default_context(cafile=options.get("ca_certs") or certifi.where())
-	if options.get("cert_file"):
-		context.load_cert_chain(options["cert_file"], options.get("key_file") or None)
+	"""A client TLS context as urllib3 makes one for sentry-sdk: verified, the host name checked, with the client certificate if any."""
+	ca_certs, cert_file, key_file = _tls_files(options)
+	context = ssl.create_default_context(cafile=ca_certs)
+	if cert_file:
+		context.load_cert_chain(cert_file, key_file)
 	return context
 
 
 def _urllib3_options(options: typing.Mapping[str, typing.Any]) -> typing.Dict[str, typing.Any]:
-	kwargs: typing.Dict[str, typing.Any] = dict(
-		num_pools=2, maxsize=POOL_SIZE, block=False, cert_reqs="CERT_REQUIRED",
-		ca_certs=options.get("ca_certs") or certifi.where(),
-	)
-	if options.get("cert_file"):
-		kwargs["cert_file"] = options["cert_file"]
-		kwargs["key_file"] = options.get("key_file") or None
+	ca_certs, cert_file, key_file = _tls_files(options)
+	kwargs: typing.Dict[str, typing.Any] = dict(num_pools=2, maxsize=POOL_SIZE, block=False, cert_reqs="CERT_REQUIRED", ca_certs=ca_certs)
+	if cert_file:
+		kwargs["cert_file"] = cert_file
+		kwargs["key_file"] = key_file
 	return kwargs
 
 

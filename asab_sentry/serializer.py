@@ -27,6 +27,8 @@ _MAX_DEPTH = 64
 _DATABAG_DEPTH = 5
 _DATABAG_BREADTH = 10
 _CYCLE = "<cyclic>"
+#: The arguments of the SDK's call for a frame's variables that the quick pass reproduces.
+_VARS_CALL = frozenset(("is_vars", "custom_repr"))
 
 
 class _Fallback(Exception):
@@ -44,7 +46,7 @@ def make_serializer(original: typing.Callable[..., dict]) -> typing.Callable[...
 		if type(event) is dict and kwargs.get("custom_repr") is None:
 			try:
 				if kwargs.get("is_vars"):
-					if len(kwargs) <= 2 and not kwargs.get("max_value_length"):
+					if kwargs.keys() <= _VARS_CALL:  # how serialize_frame calls it: no length limit
 						return quick_vars(event)
 				else:
 					return quick(event, kwargs.get("max_value_length"))
@@ -74,10 +76,8 @@ def quick(event: dict, max_value_length: typing.Optional[int]) -> dict:
 	meta: dict = {}
 	for key, value in event.items():
 		if key == "extra":
-			if sentry_sdk.serializer.global_repr_processors:
-				raise _Fallback()  # a databag goes through the SDK's repr processors
 			bag_meta: dict = {}
-			result["extra"] = _bag(value, limit, _DATABAG_DEPTH, bag_meta)
+			result["extra"] = _databag(value, limit, bag_meta)
 			if bag_meta:
 				meta["extra"] = bag_meta
 		elif key == "breadcrumbs":
@@ -171,13 +171,11 @@ def _breadcrumbs(value, limit: float, meta: dict) -> dict:
 			continue
 		if type(crumbs) is not list:
 			raise _Fallback()
-		if crumbs and sentry_sdk.serializer.global_repr_processors:
-			raise _Fallback()
 		values = []
 		trimmed: dict = {}
 		for i, crumb in enumerate(crumbs):
 			crumb_meta: dict = {}
-			values.append(_bag(crumb, limit, _DATABAG_DEPTH, crumb_meta))
+			values.append(_databag(crumb, limit, crumb_meta))
 			if crumb_meta:
 				trimmed[str(i)] = crumb_meta
 		result["values"] = values
@@ -241,6 +239,13 @@ def _key(key) -> str:
 	if isinstance(key, str):  # e.g. aiohttp's case-insensitive header names
 		return str(key)
 	raise _Fallback()
+
+
+def _databag(value, limit: float, meta: dict):
+	"""One databag (`extra`, a breadcrumb) from its top; the SDK's repr processors would see it, so with any the pass declines."""
+	if sentry_sdk.serializer.global_repr_processors:
+		raise _Fallback()
+	return _bag(value, limit, _DATABAG_DEPTH, meta)
 
 
 def _bag(value, limit: float, depth: int, meta: dict):

@@ -81,6 +81,9 @@ class TestCachedDefaultIntegrations(object):
 		_sdk.cache_default_integrations()
 		assert integrations.iter_default_integrations is cached  # not wrapped twice
 
-	def test_init_still_sets_up_the_defaults(self, sentry_app):
-		sentry_app()
-		assert sentry_sdk.get_client().get_integration("logging") is not None
+	def test_apps_after_the_first_still_get_the_default_integrations(self, sentry_app):
+		# sys.argv on `extra` is the SDK's ArgvIntegration, one of the defaults the cache gives.
+		for _ in range(2):
+			s = sentry_app()
+			s.Service.capture_message("with defaults")
+			assert s.events()[-1]["extra"]["sys.argv"] == [str(a) for a in __import__("sys").argv][:10]

@@ -25,6 +25,7 @@ class RawServer(object):
 		self.CloseAfter = set(close_after)  # request numbers after which the server closes the connection
 		self.Requests: typing.List[bytes] = []
 		self.Connections = 0
+		self.Ended = threading.Semaphore(0)  # released each time a client closes its connection
 		self._Listener = socket.socket()
 		self._Listener.bind(("127.0.0.1", 0))
 		self._Listener.listen(16)
@@ -53,6 +54,7 @@ class RawServer(object):
 				while not head.endswith(b"\r\n\r\n"):
 					line = f.readline()
 					if not line:
+						self.Ended.release()
 						return
 					head += line
 				length = int([h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")][0].split(b":")[1])
@@ -217,7 +219,7 @@ class TestIdleConnectionClosed(object):
 
 
 class TestPool(object):
-	def test_at_most_pool_size_idle_connections(self, raw):
+	def test_at_most_pool_size_connections_kept_and_all_closed_at_close(self, raw):
 		server = raw()
 		sender = _sender(server.url)
 		barrier = threading.Barrier(6)
@@ -231,10 +233,14 @@ class TestPool(object):
 			t.start()
 		for t in threads:
 			t.join()
-		assert len(sender._Idle) <= snd.POOL_SIZE
+		extra = max(0, server.Connections - snd.POOL_SIZE)
+		for _ in range(extra):  # the connections past the pool's size are closed by the client
+			assert server.Ended.acquire(timeout=5)
+		assert not server.Ended.acquire(timeout=0.2)
+		before = server.Connections
+		for _ in range(10):  # the kept ones serve what follows: no new connection
+			sender.send(BODY)
+		assert server.Connections == before
 		sender.close()
-		assert sender._Idle == []
-
-	def test_proxy_goes_through_urllib3(self):
-		assert isinstance(snd.make_sender("http://h:1/api/1/envelope/", "a", {"http_proxy": "http://127.0.0.1:3128"}), snd.HttpSender)
-		assert isinstance(snd.make_sender("http://127.0.0.1:1/api/1/envelope/", "a", {}), snd.DirectSender)
+		for _ in range(before - extra):
+			assert server.Ended.acquire(timeout=5)
