@@ -184,11 +184,34 @@ class _Connection(object):
 				raise _Stale()
 			raise ProtocolError("the server closed the connection without answering")
 		version, status, reason = _status(status_line)
+		headers = self._headers()
+		while 100 <= status < 200:  # an interim answer (100 Continue...): the real one follows
+			version, status, reason = _status(self.File.readline(MAX_LINE + 1))
+			headers = self._headers()
+		keep = version != "HTTP/1.0" and "close" not in headers.get("Connection", "").lower()
+		if status in (204, 304):
+			pass
+		elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+			self._chunks()
+		elif "Content-Length" in headers:
+			try:
+				length = int(headers["Content-Length"])
+			except ValueError:
+				length = -1
+			if length < 0:
+				raise ProtocolError("a malformed Content-Length in the answer")
+			self._exactly(length)
+		else:
+			self.File.read()  # the body ends with the connection
+			keep = False
+		return Answer(status, headers, reason), keep
+
+	def _headers(self) -> urllib3.HTTPHeaderDict:
 		headers = urllib3.HTTPHeaderDict()
 		for _ in range(MAX_HEADERS + 1):
 			line = self.File.readline(MAX_LINE + 1)
 			if line in (b"\r\n", b"\n"):
-				break
+				return headers
 			if not line:
 				raise ProtocolError("the answer ended in its headers")
 			if len(line) > MAX_LINE:
@@ -197,23 +220,7 @@ class _Connection(object):
 			if not sep:
 				raise ProtocolError("a malformed header line in the answer")
 			headers.add(name.strip(), value.strip())
-		else:
-			raise ProtocolError("too many headers in the answer")
-		keep = version != "HTTP/1.0" and "close" not in headers.get("Connection", "").lower()
-		if status in (204, 304) or 100 <= status < 200:
-			pass
-		elif "chunked" in headers.get("Transfer-Encoding", "").lower():
-			self._chunks()
-		elif "Content-Length" in headers:
-			try:
-				length = int(headers["Content-Length"])
-			except ValueError:
-				raise ProtocolError("a malformed Content-Length in the answer")
-			self._exactly(length)
-		else:
-			self.File.read()  # the body ends with the connection
-			keep = False
-		return Answer(status, headers, reason), keep
+		raise ProtocolError("too many headers in the answer")
 
 	def _exactly(self, length: int) -> None:
 		while length > 0:

@@ -137,6 +137,14 @@ class TestAnswers(object):
 		assert sender.send(BODY).status == 200  # the next answer is read from where the first ended
 		assert server.Connections == (1 if kept else 2)
 
+	def test_interim_1xx_answers_are_skipped(self, raw):
+		"""A `100 Continue` (or other 1xx) before the real answer: the real one counts, and the next request gets its own."""
+		server = raw([b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX-A: b\r\n\r\n" + OK, b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"])
+		sender = _sender(server.url)
+		first = sender.send(BODY)
+		assert first.status == 200 and "X-A" not in first.headers
+		assert sender.send(BODY).status == 503
+
 	def test_body_until_the_server_closes(self, raw):
 		server = raw([b"HTTP/1.1 200 OK\r\n\r\n{\"id\":1}"], close_after=[0])
 		sender = _sender(server.url)
@@ -163,6 +171,7 @@ class TestFailures(object):
 		b"SMTP ready\r\n\r\n",
 		b"HTTP/1.1 abc OK\r\n\r\n",
 		b"HTTP/1.1 200 OK\r\nContent-Length: nine\r\n\r\n",
+		b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}",
 		b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
 		b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 	])
