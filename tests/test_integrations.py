@@ -93,6 +93,7 @@ def test_a_default_integration_is_on(sentry_app):
 	assert "threading" in sdk_integrations(sentry_app())
 
 
+@pytest.mark.subprocess
 def test_default_integrations_are_turned_off(tmp_path, recorder):
 	"""httpx is one the SDK turns on by itself; disabling it (and threading) leaves asab-sentry's own on."""
 	url = "http://127.0.0.1:{}/api/orders".format(recorder.port)
