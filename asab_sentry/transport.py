@@ -8,8 +8,9 @@ queue is full, and lets a server that never answers hold its worker 30 s per env
 
 - `capture_envelope()` only stores (never touches the network), so a capture in the event loop's
 thread never waits on the server. Without a spool it only queues the SDK's envelope object: a
-sender serialises and compresses it. With a spool it serialises and writes the file before it
-returns (the durability promise: a killed process loses nothing it returned an id for).
+sender serialises and compresses it. With a spool it serialises and appends it to the spool's
+segment file before it returns (the durability promise: a killed process loses nothing it returned
+an id for).
 - Which envelope goes next and what an answer does is decided by `scheduler.Scheduler`, the one
 owner of the delivery state (retry in rounds with a per-envelope budget, a shared backoff that
 captures never shorten, rate limits; see there).
@@ -36,7 +37,7 @@ from . import _sdk
 from . import scheduler as sched
 from .scheduler import Entry, Scheduler
 from .sender import NETWORK_ERRORS, POOL_SIZE, failure_kind, make_sender
-from .spool import DiskSpool
+from .spool import SEGMENT_SIZE, DiskSpool
 from .stats import DeliveryStats
 
 L = logging.getLogger(__name__)
@@ -248,8 +249,8 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		else:
 			if not _is_envelope(body):
 				outcome = sched.CORRUPT
-				self.Spool.quarantine(entry.key)  # type: ignore[union-attr,arg-type]
-				self._warn("spool:corrupt", "A spooled Sentry envelope is corrupt; it is kept as '{}.corrupt' and not sent.".format(entry.key))
+				kept = self.Spool.quarantine(entry.key)  # type: ignore[union-attr,arg-type]
+				self._warn("spool:corrupt", "A spooled Sentry envelope is corrupt; it is kept as '{}' and not sent.".format(kept))
 			else:
 				outcome, status, headers = self._send(body)
 		self.Scheduler.done(entry, outcome, self.Clock.monotonic(), status, headers)
@@ -317,9 +318,14 @@ def build(options: dict, spool_dir: str, max_size: int, stats: DeliveryStats, ma
 	Raises:
 		SpoolError: The spool directory cannot be used.
 	"""
-	spool = DiskSpool(spool_dir) if spool_dir else None
+	if not spool_dir:
+		return DeliveryTransport(options, None, stats, max_retry_age=max_retry_age, max_size=MEMORY_QUEUE_SIZE)
+	# A segment is deleted when all its envelopes are gone, so the disk holds up to one segment of
+	# envelopes already sent or dropped, and a header per envelope: both kept inside `spool_max_size`.
+	segment_size = max(4096, min(SEGMENT_SIZE, max_size // 16))
+	spool = DiskSpool(spool_dir, segment_size)
 	try:
-		return DeliveryTransport(options, spool, stats, max_retry_age=max_retry_age, max_size=max_size if spool else MEMORY_QUEUE_SIZE)
+		return DeliveryTransport(options, spool, stats, max_retry_age=max_retry_age, max_size=max(1, max_size - 2 * segment_size))
 	except BaseException:
 		if spool is not None:
 			spool.close()

@@ -13,6 +13,7 @@ import sentry_sdk.envelope
 
 from asab_sentry import ratelimits
 from asab_sentry.scheduler import DEFAULT_MAX_ATTEMPTS
+from asab_sentry import spool
 from asab_sentry.spool import DiskSpool
 from asab_sentry.stats import DeliveryStats
 from asab_sentry.testing import TEST_DSN
@@ -284,7 +285,7 @@ class TestStopLine(object):
 			r.Transport.kill()
 		line, = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("Sentry delivery")]
 		assert "dropped 0" in line and line.endswith("3 left to send")
-		assert len([n for n in os.listdir(str(tmp_path / "spool")) if n.endswith(".envelope")]) == 3
+		assert len(spool.pending(str(tmp_path / "spool"))) == 3
 
 
 class TestConcurrency(object):

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from asab_sentry.spool import DiskSpool, MARKER, SUBDIRECTORY, SpoolError
+from asab_sentry.spool import DiskSpool, MARKER, SUBDIRECTORY, SpoolError, pending
 
 from test_transport_scheduler import Rig, event
 
@@ -30,7 +30,8 @@ def rig():
 
 
 def envelopes(directory):
-	return sorted(n for n in os.listdir(directory) if n.endswith(".envelope"))
+	"""The keys of the envelopes waiting in a spool directory."""
+	return [found.key for found in pending(directory)]
 
 
 class TestOwnership(object):
@@ -233,3 +234,124 @@ class TestSync(object):
 		assert len(calls) == 2
 		r.Transport.kill()
 		assert len(calls) == 3
+
+
+def segments(directory):
+	return sorted(n for n in os.listdir(directory) if n.endswith(".segment"))
+
+
+class TestSegments(object):
+	"""Envelopes are appended to segment files; sent ones are acknowledged; a segment with nothing left goes."""
+
+	def test_captures_share_one_segment_file(self, rig, tmp_path):
+		spool = tmp_path / "spool"
+		r = rig(spool_dir=str(spool), default=(503, {}))
+		for i in range(20):
+			r.Transport.capture_envelope(event("e{}".format(i)))
+		assert len(segments(str(spool))) == 1
+		assert {stat.S_IMODE(os.stat(str(spool / n)).st_mode) for n in segments(str(spool))} == {0o600}
+		assert len(envelopes(str(spool))) == 20
+
+	def test_sent_envelopes_are_not_sent_again_after_a_restart(self, rig, tmp_path):
+		spool = str(tmp_path / "spool")
+		first = rig(spool_dir=spool, script=[(200, {})] * 3, default=(503, {}))
+		for i in range(5):
+			first.Transport.capture_envelope(event("e{}".format(i)))
+		for _ in range(3):
+			first.Transport.pump()
+		assert first.messages() == ["e0", "e1", "e2"]
+		first.Transport.kill()
+		assert len(envelopes(spool)) == 2
+		second = rig(spool_dir=spool)
+		second.pump_all()
+		assert second.messages() == ["e3", "e4"]
+		second.Transport.kill()
+		assert sorted(os.listdir(spool)) == [".asab-sentry-spool", ".lock"]  # the segment and its acks went
+
+	def test_a_sent_segment_is_deleted_when_the_next_one_starts(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"), segment_size=1)  # every envelope starts a new segment
+		try:
+			first = spool.write(event("a").serialize(), "error")
+			assert len(segments(spool.Directory)) == 1
+			spool.delete(first)
+			assert len(segments(spool.Directory)) == 1  # still the one being written
+			second = spool.write(event("b").serialize(), "error")
+			assert segments(spool.Directory) == [second.split(":")[0]]
+			assert [f.key for f in pending(spool.Directory)] == [second]
+		finally:
+			spool.close()
+
+	def test_an_unsent_segment_stays_until_its_last_envelope_goes(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"), segment_size=1)
+		try:
+			keys = [spool.write(event(m).serialize(), "error") for m in "abc"]
+			assert len(segments(spool.Directory)) == 3
+			spool.delete(keys[1])
+			assert segments(spool.Directory) == [keys[0].split(":")[0], keys[2].split(":")[0]]
+			assert spool.read(keys[0]) == event("a").serialize()
+		finally:
+			spool.close()
+
+	def test_close_deletes_a_segment_with_nothing_left(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		key = spool.write(event("a").serialize(), "error")
+		spool.delete(key)
+		spool.close()
+		assert segments(spool.Directory) == []
+
+	def test_a_write_cut_short_leaves_no_half_record(self, tmp_path, monkeypatch):
+		"""The disk fills in the middle of an envelope: the part written is cut off again, the next envelope is whole."""
+		spool = DiskSpool(str(tmp_path / "spool"))
+		real_write = os.write
+		calls = []
+
+		def half_then_full(fd, data):
+			calls.append(len(data))
+			if len(calls) == 1:
+				return real_write(fd, bytes(data[:len(data) // 2]))
+			raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+		try:
+			spool.write(event("first").serialize(), "error")
+			monkeypatch.setattr(os, "write", half_then_full)
+			with pytest.raises(OSError):
+				spool.write(event("lost").serialize(), "error")
+			monkeypatch.setattr(os, "write", real_write)
+			spool.write(event("third").serialize(), "error")
+		finally:
+			spool.close()
+		again = DiskSpool(str(tmp_path / "spool"))
+		try:
+			found = again.load()
+			assert [again.read(f.key) for f in found] == [event("first").serialize(), event("third").serialize()]
+		finally:
+			again.close()
+
+	def test_a_torn_tail_is_reported_and_what_is_before_it_sent(self, rig, tmp_path, caplog):
+		spool = str(tmp_path / "spool")
+		first = DiskSpool(spool)
+		first.write(event("whole").serialize(), "error")
+		first.close()
+		[name] = segments(spool)
+		with open(os.path.join(spool, name), "ab") as f:
+			f.write(b"ASE1\x00\x00\x10\x00 torn by a power cut")
+		r = rig(spool_dir=spool)
+		r.pump_all()
+		assert r.messages() == ["whole"]
+		assert len([rec for rec in caplog.records if rec.levelno == logging.WARNING and "damaged record" in rec.getMessage()]) == 1
+		assert os.path.exists(os.path.join(spool, name + ".corrupt")) and not os.path.exists(os.path.join(spool, name))
+
+	def test_a_flipped_byte_is_caught_by_the_checksum(self, tmp_path):
+		spool = str(tmp_path / "spool")
+		first = DiskSpool(spool)
+		one = first.write(event("one").serialize(), "error")
+		key = first.write(event("two").serialize(), "error")
+		first.close()
+		[name] = segments(spool)
+		offset = int(key.split(":")[1])
+		with open(os.path.join(spool, name), "r+b") as f:
+			f.seek(offset + 5)
+			byte = f.read(1)
+			f.seek(offset + 5)
+			f.write(bytes([byte[0] ^ 0x01]))
+		assert [f.key for f in pending(spool)] == [one]  # "two" no longer checks; "one" still does
