@@ -6,7 +6,6 @@ server got and on the counts.
 
 import errno
 import logging
-import os
 
 import pytest
 import sentry_sdk.envelope
