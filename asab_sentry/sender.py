@@ -174,7 +174,7 @@ class _Connection(object):
 		self.Used = True
 		try:
 			self.Socket.sendall(request)
-			status_line = self.File.readline(MAX_LINE + 1)
+			status_line = self._line()
 		except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
 			if reused:
 				raise _Stale()
@@ -186,7 +186,7 @@ class _Connection(object):
 		version, status, reason = _status(status_line)
 		headers = self._headers()
 		while 100 <= status < 200:  # an interim answer (100 Continue...): the real one follows
-			version, status, reason = _status(self.File.readline(MAX_LINE + 1))
+			version, status, reason = _status(self._line())
 			headers = self._headers()
 		keep = version != "HTTP/1.0" and "close" not in headers.get("Connection", "").lower()
 		if status in (204, 304):
@@ -209,13 +209,11 @@ class _Connection(object):
 	def _headers(self) -> urllib3.HTTPHeaderDict:
 		headers = urllib3.HTTPHeaderDict()
 		for _ in range(MAX_HEADERS + 1):
-			line = self.File.readline(MAX_LINE + 1)
+			line = self._line()
 			if line in (b"\r\n", b"\n"):
 				return headers
 			if not line:
 				raise ProtocolError("the answer ended in its headers")
-			if len(line) > MAX_LINE:
-				raise ProtocolError("an answer's header line is too long")
 			name, sep, value = line.decode("latin-1").partition(":")
 			if not sep:
 				raise ProtocolError("a malformed header line in the answer")
@@ -229,15 +227,21 @@ class _Connection(object):
 				raise ProtocolError("the answer's body ended early")
 			length -= len(chunk)
 
+	def _line(self) -> bytes:
+		"""One line of the answer (b"" at its end); a line longer than MAX_LINE is a protocol error."""
+		line = self.File.readline(MAX_LINE + 1)
+		if len(line) > MAX_LINE:
+			raise ProtocolError("a line of the answer is longer than {} bytes".format(MAX_LINE))
+		return line
+
 	def _chunks(self) -> None:
 		while True:
-			line = self.File.readline(MAX_LINE + 1)
 			try:
-				size = int(line.split(b";", 1)[0].strip(), 16)
+				size = int(self._line().partition(b";")[0].strip(), 16)
 			except ValueError:
 				raise ProtocolError("a malformed chunk in the answer")
 			if size == 0:
-				while self.File.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+				while self._line() not in (b"\r\n", b"\n", b""):
 					pass  # trailers
 				return
 			self._exactly(size + 2)  # the chunk and its CRLF
@@ -272,8 +276,9 @@ class HttpSender(object):
 		self.Url = url
 		self.Headers = dict(headers)
 		self.Pool = urllib3.ProxyManager(proxy, **_urllib3_options(options))
-		# One quiet retry, for a keep-alive connection the server closed while idle.
-		self.Retries = urllib3.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0, allowed_methods=None, raise_on_status=False, respect_retry_after_header=False)
+		# One quiet retry, for a keep-alive connection the server closed while idle (through a proxy
+		# urllib3 reports that as a ProxyError, which its Retry counts among the `other` errors).
+		self.Retries = urllib3.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=1, allowed_methods=None, raise_on_status=False, respect_retry_after_header=False)
 
 	def send(self, body: bytes) -> Answer:
 		"""
@@ -283,7 +288,7 @@ class HttpSender(object):
 			urllib3.exceptions.HTTPError, OSError: The request failed on the network.
 		"""
 		response = self.Pool.request(
-			"POST", self.Url, body=body, headers=self.Headers, retries=self.Retries,
+			"POST", self.Url, body=body, headers=self.Headers, retries=self.Retries, redirect=False,
 			timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), preload_content=True,
 		)
 		return Answer(response.status, response.headers, response.reason or "")

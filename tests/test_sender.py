@@ -129,6 +129,16 @@ class TestAnswers(object):
 		(b"HTTP/1.1 204 No Content\r\n\r\n", True),
 		(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}", False),
 		(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", False),
+		# a chunk whose data has line ends in it (a blank line too) is read by its size, not by lines
+		(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n{\r\n\r\n}\r\n0\r\n\r\n", True),
+		# the size is hexadecimal: 0x10 = 16 bytes
+		(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"id\":123456789}\r\n0\r\n\r\n", True),
+		# extensions after the size, more than one
+		(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;a=1;b=2\r\n{}\r\n0;c=3\r\n\r\n", True),
+		# bare LF line ends in the chunk lines and trailers
+		(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\n{}\r\n0\nTrailer: t\n\n", True),
+		# a header line of exactly MAX_LINE bytes is still a header
+		(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (snd.MAX_LINE - len(b"X-Big: \r\n")) + b"\r\nContent-Length: 2\r\n\r\n{}", True),
 	])
 	def test_answer_is_read_whole(self, raw, answer, kept):
 		server = raw([answer, OK])
@@ -174,6 +184,10 @@ class TestFailures(object):
 		b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}",
 		b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
 		b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\ng\r\n" + b"x" * 20 + b"\r\n0\r\n\r\n",  # not hexadecimal
+		b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * snd.MAX_LINE + b"\r\nContent-Length: 2\r\n\r\n{}",  # a header line past MAX_LINE
+		b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;" + b"a" * snd.MAX_LINE + b"\r\n{}\r\n0\r\n\r\n",  # a chunk line past MAX_LINE
+		b"HTTP/1.1 200 " + b"O" * snd.MAX_LINE + b"\r\nContent-Length: 2\r\n\r\n{}",  # a status line past MAX_LINE
 	])
 	def test_garbage_is_a_connection_failure(self, raw, answer):
 		server = raw([answer], close_after=[0])
@@ -253,3 +267,98 @@ class TestPool(object):
 		sender.close()
 		for _ in range(before - extra):
 			assert server.Ended.acquire(timeout=5)
+
+
+	def test_answer_ending_in_its_trailers_ends(self, raw):
+		"""The server closes right after the last chunk's size line: the answer counts, the next request gets a new connection."""
+		server = raw([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", OK], close_after=[0])
+		sender = _sender(server.url)
+		assert sender.send(BODY).status == 200
+		assert sender.send(BODY).status == 200
+		assert len(server.Requests) == 2
+
+
+def _proxy_sender(proxy_url, target="http://sentry.internal:9000/api/1/envelope/", **options):
+	return snd.HttpSender(target, {"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": "Sentry sentry_key=k"}, options, proxy_url)
+
+
+class TestProxySender(object):
+	"""Through a proxy (urllib3): the request goes to the proxy for the server's URL; answers, retries and time-outs as without one."""
+
+	def proxy_url(self, server):
+		return server.url.rsplit("/api/", 1)[0]
+
+	def test_request_line_names_the_server(self, raw):
+		server = raw()
+		answer = _proxy_sender(self.proxy_url(server)).send(BODY)
+		assert answer.status == 200
+		head, _, body = server.Requests[0].partition(b"\r\n\r\n")
+		assert head.split(b"\r\n")[0] == b"POST http://sentry.internal:9000/api/1/envelope/ HTTP/1.1"
+		assert b"X-Sentry-Auth: Sentry sentry_key=k" in head.split(b"\r\n")
+		assert body == BODY
+
+	def test_status_reason_and_headers(self, raw):
+		server = raw([b"HTTP/1.1 429 Slow Down\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n"])
+		answer = _proxy_sender(self.proxy_url(server)).send(BODY)
+		assert (answer.status, answer.reason, answer.headers["Retry-After"]) == (429, "Slow Down", "7")
+
+	def test_status_without_reason(self, raw):
+		server = raw([b"HTTP/1.1 503\r\nContent-Length: 0\r\n\r\n"])
+		answer = _proxy_sender(self.proxy_url(server)).send(BODY)
+		assert (answer.status, answer.reason) == (503, "")
+
+	def test_requests_reuse_one_connection(self, raw):
+		server = raw()
+		sender = _proxy_sender(self.proxy_url(server))
+		for _ in range(3):
+			assert sender.send(BODY).status == 200
+		assert server.Connections == 1
+
+	def test_connection_closed_while_idle_is_retried_quietly(self, raw):
+		"""The proxy closed the kept connection without answering: sent again on a new one, no failure."""
+		server = raw([OK, None, OK])
+		sender = _proxy_sender(self.proxy_url(server))
+		assert sender.send(BODY).status == 200
+		assert sender.send(BODY).status == 200
+		assert len(server.Requests) == 3 and server.Connections == 2
+
+	def test_one_quiet_retry_then_a_failure(self, raw):
+		"""A proxy that closes every connection without an answer: tried twice, then a network failure."""
+		server = raw([None, None, None, None])
+		with pytest.raises(snd.NETWORK_ERRORS):
+			_proxy_sender(self.proxy_url(server)).send(BODY)
+		assert len(server.Requests) == 2
+
+	def test_redirect_is_not_followed(self, raw):
+		server = raw([b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n"])
+		answer = _proxy_sender(self.proxy_url(server)).send(BODY)
+		assert answer.status == 302 and len(server.Requests) == 1
+
+	def test_silent_proxy_times_out(self, raw, monkeypatch):
+		monkeypatch.setattr(snd, "READ_TIMEOUT", 0.2)
+		server = raw([b"", b""])
+		with pytest.raises(snd.NETWORK_ERRORS) as caught:
+			_proxy_sender(self.proxy_url(server)).send(BODY)
+		assert snd.failure_kind(caught.value)[0] == "timeout"
+
+	def test_close_closes_the_connections(self, raw):
+		server = raw()
+		sender = _proxy_sender(self.proxy_url(server))
+		sender.send(BODY)
+		sender.close()
+		assert server.Ended.acquire(timeout=5)
+
+
+class TestUrllib3Options(object):
+	"""The TLS settings urllib3 gets through a proxy are sentry-sdk's: verified, the CA bundle, the client certificate."""
+
+	def test_defaults(self):
+		import certifi
+		assert snd._urllib3_options({}) == dict(num_pools=2, maxsize=snd.POOL_SIZE, block=False, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+
+	def test_client_certificate(self):
+		options = snd._urllib3_options({"ca_certs": "/ca.pem", "cert_file": "/c.pem", "key_file": "/k.pem"})
+		assert (options["ca_certs"], options["cert_file"], options["key_file"]) == ("/ca.pem", "/c.pem", "/k.pem")
+
+	def test_key_without_certificate_is_not_used(self):
+		assert "key_file" not in snd._urllib3_options({"key_file": "/k.pem"})
