@@ -78,9 +78,6 @@ class Entry(object):
 		"""True when the envelope is in the spool (it survives the process)."""
 		return self.key is not None
 
-	def __repr__(self) -> str:
-		return "Entry({}, {}, attempts={})".format(self.key or "memory", self.category, self.attempts)
-
 
 class Scheduler(object):
 	"""
