@@ -64,7 +64,7 @@ def level(value: typing.Any, where: str) -> str:
 	A level Sentry knows for `value` (`notice` is `info`, `critical` is `fatal`); an unknown one is
 	`info`, with a WARNING naming `where`.
 	"""
-	result = LEVELS.get(str(value).lower()) if isinstance(value, str) else None
+	result = LEVELS.get(str.__str__(value).lower()) if isinstance(value, str) else None  # the text of a (str, Enum) member too
 	if result is None:
 		L.warning("{}: unknown level {!r}, sent as 'info'; expected one of {}.".format(where, value, ", ".join(LEVELS)))
 		return "info"
@@ -84,6 +84,8 @@ def user(value: typing.Mapping[str, typing.Any]) -> dict:
 		if problem is not None:
 			L.warning("set_user(): field {!r} {}; the field is not set.".format(key, problem))
 			continue
+		if key == "ip_address" and field is not None:
+			field = str(field)  # an ipaddress object is sent as its text, not its repr
 		result[key] = field
 	return result
 
@@ -99,6 +101,8 @@ def _user_field_error(key: typing.Any, field: typing.Any) -> typing.Optional[str
 		try:
 			ipaddress.ip_address(str(field))
 		except ValueError:
+			return "must be an IP address, not {!r}".format(field)
+		if "%" in str(field):  # Python takes a scoped IPv6 address (fe80::1%eth0); Sentry does not
 			return "must be an IP address, not {!r}".format(field)
 		return None
 	if key == "id":
