@@ -8,6 +8,7 @@ schedule, so Sentry creates or updates the monitor), leaving sends `ok` or `erro
 Built on sentry-sdk's public `sentry_sdk.crons.capture_checkin`.
 """
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -21,6 +22,8 @@ import sentry_sdk.crons
 L = logging.getLogger(__name__)
 
 _CRONTAB = re.compile(r"^\S+(\s+\S+){4}$")
+#: One crontab field: numbers, `*`, `?`, ranges, steps, lists, `L`/`W`/`#`; or three-letter names (`MON-FRI`, `JAN,JUL`).
+_CRON_FIELD = re.compile(r"^[0-9*?LW#/,\-]+$|^[A-Za-z]{3}([-,][A-Za-z]{3})*$")
 _UNITS = (("week", 7 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
 
@@ -53,6 +56,8 @@ def monitor_config(
 	if isinstance(schedule, dict):
 		config: dict = {"schedule": dict(schedule)}
 	elif isinstance(schedule, str) and _CRONTAB.match(schedule.strip()):
+		if not all(_CRON_FIELD.match(field) for field in schedule.split()):
+			raise ScheduleError("schedule {!r} is not a crontab line; expected five fields such as '*/5 * * * *' or '0 3 * * MON-FRI'".format(schedule))
 		config = {"schedule": {"type": "crontab", "value": schedule.strip()}}
 	else:
 		config = {"schedule": _interval(schedule)}
@@ -100,17 +105,21 @@ class Monitor(object):
 		self.Slug = slug
 		self.Config = config
 		self.Enabled = enabled
-		self._Active: typing.List[typing.Tuple[typing.Optional[str], float]] = []
+		# The check-ins this monitor has open, per task and thread (a context variable): one
+		# Monitor used by overlapping tasks closes each task's own check-in.
+		self._Active: contextvars.ContextVar[typing.Tuple[typing.Tuple[typing.Optional[str], float], ...]] = contextvars.ContextVar("asab_sentry_monitor_active", default=())
 
 	def __enter__(self) -> "Monitor":
 		check_in_id = None
 		if self.Enabled:
 			check_in_id = self._send(status="in_progress", monitor_config=self.Config)
-		self._Active.append((check_in_id, time.monotonic()))
+		self._Active.set(self._Active.get() + ((check_in_id, time.monotonic()),))
 		return self
 
 	def __exit__(self, exc_type, exc, tb) -> typing.Literal[False]:
-		check_in_id, started = self._Active.pop() if self._Active else (None, time.monotonic())
+		active = self._Active.get()
+		check_in_id, started = active[-1] if active else (None, time.monotonic())
+		self._Active.set(active[:-1])
 		if self.Enabled:
 			self._send(
 				check_in_id=check_in_id, status="error" if exc_type is not None else "ok",
