@@ -216,7 +216,10 @@ class SentryConfig:
 		max_retry_age = r.get_seconds("sentry", "max_retry_age", None, DEFAULT_MAX_RETRY_AGE)
 		if max_retry_age <= 0:
 			raise ConfigError(r.describe("sentry", "max_retry_age", r.get("sentry", "max_retry_age", None), "a positive duration such as 1d, 12h or 30m"))
-		ca_certs = r.get("sentry", "ca_certs", "SSL_CERT_FILE") or r.get("sentry", "ca_certs", "REQUESTS_CA_BUNDLE")
+		ca_certs = r.get("sentry", "ca_certs", "SSL_CERT_FILE")
+		if ca_certs == "" or r.Source.get(("sentry", "ca_certs"), "").startswith("["):
+			# Unset: the next variable; set in the file: read it too, so that it is the WARNING of a variable that loses.
+			ca_certs = r.get("sentry", "ca_certs", "REQUESTS_CA_BUNDLE") or ca_certs
 		cert_file = r.get("sentry", "cert_file", None)
 		key_file = r.get("sentry", "key_file", None)
 		for key, value in (("ca_certs", ca_certs), ("cert_file", cert_file), ("key_file", key_file)):
@@ -281,7 +284,10 @@ def _check_dsn(dsn: str) -> None:
 		reason = str(e)
 		m = _DSN_KEY.match(dsn)
 		if m is not None and m.group("key"):
-			reason = reason.replace(m.group("key"), "***")  # the SDK's message may quote a part of it
+			# The SDK's message may quote the key, or a part of it (`Unsupported scheme 'KEY'` for `KEY:PASS@host`).
+			for secret in sorted({m.group("key")} | set(re.split(r"[:/]+", m.group("key"))), key=len, reverse=True):
+				if secret:
+					reason = reason.replace(secret, "***")
 		raise ConfigError(
 			"[sentry] data_source_name = '{}' is not a valid DSN ({}); expected https://<key>@<host>/<project id>".format(masked, reason)
 		) from None
@@ -318,7 +324,7 @@ def _literal(text: str) -> typing.Any:
 		return False
 	try:
 		return ast.literal_eval(text)
-	except (ValueError, SyntaxError):
+	except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # TypeError: `{[]: 1}`
 		return text
 
 
@@ -476,6 +482,6 @@ class _Reader(object):
 		raw = self.get(section, key, env_name)
 		if raw == "":
 			return default
-		if not raw.isdigit():
+		if not (raw.isascii() and raw.isdigit()):  # `²` is a digit to isdigit(), not to int()
 			raise ConfigError(self.describe(section, key, raw, "a whole number, 0 or more"))
 		return int(raw)
