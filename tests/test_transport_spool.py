@@ -355,3 +355,205 @@ class TestSegments(object):
 			f.seek(offset + 5)
 			f.write(bytes([byte[0] ^ 0x01]))
 		assert [f.key for f in pending(spool)] == [one]  # "two" no longer checks; "one" still does
+
+
+class TestSegmentFiles(object):
+	"""The spool's files, rule by rule: keys, categories and times, rotation, acknowledgements, quarantine, fsync."""
+
+	def test_key_names_the_segment_offset_and_length(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		try:
+			body = event("a").serialize()
+			key = spool.write(body, "transaction")
+			name, offset, length = key.split(":")
+			assert segments(spool.Directory) == [name]
+			assert int(length) == len(body)
+			with open(os.path.join(spool.Directory, name), "rb") as f:
+				assert f.read()[int(offset):] == body
+		finally:
+			spool.close()
+
+	def test_category_and_capture_time_come_back_at_start(self, tmp_path, monkeypatch):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_123_000_000)
+		spool.write(event("a").serialize(), "transaction")
+		spool.write(event("b").serialize(), "error")
+		spool.close()
+		monkeypatch.undo()
+		again = DiskSpool(str(tmp_path / "spool"))
+		try:
+			found = again.load()
+			assert [(f.category, f.created) for f in found] == [("transaction", 1_700_000_000_123_000_000 / 1e9), ("error", 1_700_000_000_123_000_000 / 1e9)]
+			assert [f.size for f in found] == [len(event("a").serialize()), len(event("b").serialize())]
+		finally:
+			again.close()
+
+	def test_oldest_first_across_old_files_and_segments(self, tmp_path, monkeypatch):
+		directory = tmp_path / "spool"
+		spool = DiskSpool(str(directory))
+		monkeypatch.setattr("time.time_ns", lambda: 1_800_000_000 * 10 ** 9)
+		spool.write(event("new").serialize(), "error")
+		spool.close()
+		monkeypatch.undo()
+		old = "{:020d}-{:07d}-{:06d}.error.envelope".format(1_700_000_000 * 10 ** 9, 1, 0)
+		(directory / old).write_bytes(event("old").serialize())
+		again = DiskSpool(str(directory))
+		try:
+			found = again.load()
+			assert [again.read(f.key) for f in found] == [event("old").serialize(), event("new").serialize()]
+			assert found[0] == (old, "error", len(event("old").serialize()), 1_700_000_000.0)
+		finally:
+			again.close()
+
+	def test_rotation_at_the_segment_size(self, tmp_path):
+		body = event("a").serialize()
+		record = len(body) + 21 + len("error")
+		spool = DiskSpool(str(tmp_path / "spool"), segment_size=2 * record)
+		try:
+			keys = [spool.write(body, "error") for _ in range(3)]
+			names = [k.split(":")[0] for k in keys]
+			assert names[0] == names[1] != names[2]  # full at exactly two records
+		finally:
+			spool.close()
+
+	def test_a_long_category_is_cut(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		spool.write(b"x", "c" * 300)
+		spool.close()
+		assert [f.category for f in pending(spool.Directory)] == ["c" * 255]
+
+	def test_acknowledgements_survive_a_restart(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		keys = [spool.write(event(m).serialize(), "error") for m in "abc"]
+		spool.delete(keys[0])
+		spool.delete(keys[2])
+		spool.close()
+		assert [f.key for f in pending(spool.Directory)] == [keys[1]]
+
+	def test_a_segment_with_everything_sent_is_deleted_at_start(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		key = spool.write(b"x", "error")
+		spool.delete(key)
+		# as a killed process leaves it: the segment and its acknowledgements, not deleted
+		spool._Active = None
+		spool._LockFile.close()
+		spool._LockFile = None
+		assert len(segments(spool.Directory)) == 1
+		again = DiskSpool(spool.Directory)
+		try:
+			assert again.load() == []
+			assert sorted(os.listdir(spool.Directory)) == [".asab-sentry-spool", ".lock"]
+		finally:
+			again.close()
+
+	def test_acknowledgements_without_their_segment_are_removed(self, tmp_path):
+		directory = tmp_path / "spool"
+		DiskSpool(str(directory)).close()
+		orphan = "{:020d}-{:07d}-{:06d}.segment.acks".format(1, 1, 1)
+		(directory / orphan).write_bytes(b"\x00" * 8)
+		spool = DiskSpool(str(directory))
+		spool.load()
+		spool.close()
+		assert not (directory / orphan).exists()
+
+	def test_a_torn_segment_with_nothing_whole_is_kept_aside_at_once(self, tmp_path):
+		directory = tmp_path / "spool"
+		DiskSpool(str(directory)).close()
+		name = "{:020d}-{:07d}-{:06d}.segment".format(1, 1, 1)
+		(directory / name).write_bytes(b"ASE1\x00\x00")
+		spool = DiskSpool(str(directory))
+		try:
+			assert spool.load() == []
+			assert (directory / (name + ".corrupt")).exists() and not (directory / name).exists()
+		finally:
+			spool.close()
+
+	def test_reading_a_record_of_a_segment_left_by_an_earlier_run(self, tmp_path):
+		first = DiskSpool(str(tmp_path / "spool"))
+		first.write(event("a").serialize(), "error")
+		first.close()
+		second = DiskSpool(str(tmp_path / "spool"))
+		try:
+			[found] = second.load()
+			assert second.read(found.key) == event("a").serialize()
+		finally:
+			second.close()
+
+	def test_reading_a_forgotten_segment_is_gone(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		try:
+			with pytest.raises(FileNotFoundError):
+				spool.read("{:020d}-{:07d}-{:06d}.segment:0:10".format(1, 1, 1))
+		finally:
+			spool.close()
+
+	def test_a_record_cut_off_is_gone_not_short(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		try:
+			key = spool.write(b"0123456789", "error")
+			name, offset, _ = key.split(":")
+			with open(os.path.join(spool.Directory, name), "r+b") as f:
+				f.truncate(int(offset) + 4)
+			with pytest.raises(FileNotFoundError):
+				spool.read(key)
+		finally:
+			spool.close()
+
+	def test_deleting_twice_or_unknown_keys_changes_nothing(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"), segment_size=1)
+		try:
+			a = spool.write(b"a", "error")
+			b = spool.write(b"b", "error")
+			spool.delete("{:020d}-{:07d}-{:06d}.segment:0:1".format(1, 1, 1))
+			spool.delete("no-such-file.envelope")
+			assert [f.key for f in pending(spool.Directory)] == [a, b]
+		finally:
+			spool.close()
+
+	def test_quarantine_keeps_the_bytes_aside_and_forgets_the_record(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		try:
+			key = spool.write(b"not an envelope", "error")
+			kept = spool.quarantine(key)
+			name, offset, _ = key.split(":")
+			assert kept == "{}.{}.corrupt".format(name, offset)
+			with open(os.path.join(spool.Directory, kept), "rb") as f:
+				assert f.read() == b"not an envelope"
+			assert pending(spool.Directory) == []
+		finally:
+			spool.close()
+
+	def test_quarantine_of_an_old_file_renames_it(self, tmp_path):
+		directory = tmp_path / "spool"
+		DiskSpool(str(directory)).close()
+		old = "{:020d}-{:07d}-{:06d}.error.envelope".format(1_700_000_000 * 10 ** 9, 1, 0)
+		(directory / old).write_bytes(b"junk")
+		spool = DiskSpool(str(directory))
+		try:
+			assert spool.quarantine(old) == old + ".corrupt"
+			assert (directory / (old + ".corrupt")).read_bytes() == b"junk"
+		finally:
+			spool.close()
+
+	def test_sync_fsyncs_the_segment_its_acks_and_the_directory(self, tmp_path, monkeypatch):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		synced = []
+		real = os.fsync
+
+		def record(fd):
+			synced.append(os.readlink("/proc/self/fd/{}".format(fd)))
+			return real(fd)
+
+		monkeypatch.setattr(os, "fsync", record)
+		try:
+			key = spool.write(b"x", "error")
+			spool.write(b"y", "error")
+			spool.delete(key)
+			spool.sync()
+			name = key.split(":")[0]
+			assert sorted(os.path.basename(p) for p in synced) == sorted([name, name + ".acks", "spool"])
+			synced.clear()
+			spool.sync()
+			assert synced == []  # nothing new
+		finally:
+			spool.close()
