@@ -231,10 +231,10 @@ class Scrubber(object):
 		for m in _PAIR.finditer(text):
 			if m.start() < last or not (self.decide(m.group(1)) & mask):
 				continue
-			end = _VALUE_END.search(text, m.end())
+			end, quote = _value_end(text, m.end(), _VALUE_END)
 			parts.append(text[last:m.end()])
-			parts.append(FILTERED)
-			last = len(text) if end is None else end.start()
+			parts.append(quote + FILTERED + quote)
+			last = end
 		if not parts:
 			return text
 		parts.append(text[last:])
@@ -247,18 +247,9 @@ class Scrubber(object):
 			if m.start() < last or not (self.decide(m.group(2)) & mask):
 				continue
 			start = m.end()
-			if start < len(text) and text[start] in "\"'":
-				quote = text[start]
-				i = start + 1
-				while i < len(text) and text[i] != quote:
-					i += 2 if text[i] == "\\" else 1
-				end = min(i + 1, len(text))
-			else:
-				quote = "\""
-				found = _BARE_VALUE_END.search(text, start)
-				end = len(text) if found is None else found.start()
+			end, quote = _value_end(text, start, _BARE_VALUE_END)
 			parts.append(text[last:start])
-			parts.append(quote + FILTERED + quote)
+			parts.append((quote or "\"") + FILTERED + (quote or "\""))
 			last = end
 		if not parts:
 			return text
@@ -371,9 +362,9 @@ class Scrubber(object):
 		# Breadcrumbs and spans: their ids, times, levels and kinds are the SDK's, not data. When an
 		# item has only the SDK's keys (`known`: those and the data keys), only its data keys are
 		# looked at; otherwise every other key.
-		for item in items:
+		for index, item in enumerate(items):
 			if type(item) is not dict:
-				self.scrub(item, mask)
+				items[index] = self.scrub(item, mask)
 				continue
 			if item.keys() <= known:
 				for key in data_keys:
@@ -405,11 +396,14 @@ class Scrubber(object):
 		for key, value in entry.items():
 			if key != "params":
 				entry[key] = self.scrub(value, mask)
-		if isinstance(params, list):
-			self._list(params, mask)
+		if isinstance(params, (list, dict)):  # `L.error("%s", x)` or `L.error("%(user)s", {...})`
+			self.scrub(params, mask)
 			scrubbed = entry.get("formatted")
 			if isinstance(formatted, str) and isinstance(scrubbed, str) and scrubbed != formatted:
-				entry["params"] = [p if str(p) in scrubbed else FILTERED for p in params]
+				if isinstance(params, dict):
+					entry["params"] = {k: p if str(p) in scrubbed else FILTERED for k, p in params.items()}
+				else:
+					entry["params"] = [p if str(p) in scrubbed else FILTERED for p in params]
 
 	def _exceptions(self, container: typing.Any, mask: int) -> None:
 		values = container.get("values") if isinstance(container, dict) else None
@@ -527,3 +521,40 @@ def request_body_allowed(size: int, content_type: str, config, transaction: bool
 	if limit is None:
 		return True
 	return 0 <= size <= limit
+
+
+def _value_end(text: str, start: int, bare_end: typing.Pattern) -> typing.Tuple[int, str]:
+	"""
+	Where the value that starts at `start` ends, and its quote: a quoted string to its closing quote
+	(backslash escapes skipped), a list or object (`[...]`, `{...}`) to its matching bracket, anything
+	else up to `bare_end` (quote "").
+	"""
+	if start < len(text) and text[start] in "\"'":
+		quote = text[start]
+		i = start + 1
+		while i < len(text) and text[i] != quote:
+			i += 2 if text[i] == "\\" else 1
+		return min(i + 1, len(text)), quote
+	if start < len(text) and text[start] in "[{":
+		depth = 0
+		inside: typing.Optional[str] = None
+		i = start
+		while i < len(text):
+			c = text[i]
+			if inside is not None:
+				if c == "\\":
+					i += 1
+				elif c == inside:
+					inside = None
+			elif c in "\"'":
+				inside = c
+			elif c in "[{":
+				depth += 1
+			elif c in "]}":
+				depth -= 1
+				if depth == 0:
+					return i + 1, ""
+			i += 1
+		return len(text), ""
+	found = bare_end.search(text, start)
+	return (len(text) if found is None else found.start()), ""
