@@ -4,6 +4,7 @@ in-process recording server (test_check.py runs the CLI as a user would, in a pr
 and against Bugsink).
 """
 
+import copy
 import io
 import logging
 import os
@@ -15,6 +16,7 @@ import urllib3.exceptions
 
 import asab
 import asab.abc.singleton
+import asab.config
 import sentry_sdk
 
 from asab_sentry import _sdk, check
@@ -52,6 +54,8 @@ def run_check(tmp_path, monkeypatch):
 	root = logging.getLogger()
 	saved_root = (root.level, list(root.handlers))
 	saved_singletons = dict(asab.abc.singleton.Singleton._instances)
+	# `-c FILE` is kept by ASAB in a class attribute, and every later Application would read that file.
+	saved_defaults = copy.deepcopy(asab.config.ConfigParser._default_values)
 	for name in list(os.environ):
 		if affects_sentry(name):
 			monkeypatch.delenv(name)
@@ -87,6 +91,8 @@ def run_check(tmp_path, monkeypatch):
 		_sdk.reset_scopes()
 		for service in loaded:
 			service.App.Loop.close()
+		asab.config.ConfigParser._default_values.clear()
+		asab.config.ConfigParser._default_values.update(saved_defaults)
 		asab.abc.singleton.Singleton._instances.clear()
 		asab.abc.singleton.Singleton._instances.update(saved_singletons)
 		for section in list(asab.Config.sections()):
