@@ -148,7 +148,11 @@ def test_flush_timeouts_in_every_form(sentry_app, timeout, monkeypatch):
 def test_loop_detection_outside_a_loop():
 	from asab_sentry import service
 	assert service._loop_running() is False
-	assert asyncio.run(_running()) is True
+	loop = asyncio.new_event_loop()  # not asyncio.run(): it would leave this thread without a current loop
+	try:
+		assert loop.run_until_complete(_running()) is True
+	finally:
+		loop.close()
 
 
 async def _running():
