@@ -53,6 +53,7 @@ ACKS = ".acks"
 MARKER = ".asab-sentry-spool"
 LOCK = ".lock"
 SUBDIRECTORY = "asab-sentry"
+MARKER_TEXT = "This directory is an asab-sentry spool: envelopes waiting to be sent to Sentry, in *.segment files.\n"
 #: A segment is closed for writing past this many bytes (the last one may end past it by one envelope).
 SEGMENT_SIZE = 4 * 1024 * 1024
 #: The names of an earlier release's envelope files; group 1 is the capture time (ns), group 2 the category.
@@ -230,10 +231,11 @@ class DiskSpool(object):
 			FileNotFoundError: The envelope is gone.
 			OSError: It cannot be read now (too many open files, I/O error...): try again later.
 		"""
-		name, offset, length = _parse(key)
-		if offset < 0:
+		record = _parse(key)
+		if record is None:
 			with open(os.path.join(self.Directory, key), "rb") as f:
 				return f.read()
+		name, offset, length = record
 		with self._Lock:
 			segment = self._Segments.get(name)
 			if segment is None:
@@ -247,13 +249,14 @@ class DiskSpool(object):
 
 	def delete(self, key: str) -> None:
 		"""Forget a sent (or refused) envelope: acknowledge it in its segment (an earlier release's file is deleted)."""
-		name, offset, _ = _parse(key)
-		if offset < 0:
+		record = _parse(key)
+		if record is None:
 			try:
 				os.unlink(os.path.join(self.Directory, key))
 			except FileNotFoundError:
 				pass
 			return
+		name, offset, _ = record
 		with self._Lock:
 			segment = self._Segments.get(name)
 			if segment is None:
@@ -272,14 +275,14 @@ class DiskSpool(object):
 
 	def quarantine(self, key: str) -> str:
 		"""Keep a corrupt envelope for inspection, out of the way, and return the file's name (`<...>.corrupt`)."""
-		name, offset, _ = _parse(key)
-		if offset < 0:
+		record = _parse(key)
+		if record is None:
 			try:
 				os.rename(os.path.join(self.Directory, key), os.path.join(self.Directory, key + ".corrupt"))
 			except OSError:
 				pass
 			return key + ".corrupt"
-		kept = "{}.{}.corrupt".format(name, offset)
+		kept = "{}.{}.corrupt".format(record[0], record[1])
 		try:
 			data = self.read(key)
 			with open(os.path.join(self.Directory, kept), "wb") as f:
@@ -402,11 +405,11 @@ def pending(directory: str) -> typing.List[Found]:
 	return found
 
 
-def _parse(key: str) -> typing.Tuple[str, int, int]:
-	"""`<segment>:<offset>:<length>` -> (segment, offset, length); an earlier release's file name -> (name, -1, -1)."""
+def _parse(key: str) -> typing.Optional[typing.Tuple[str, int, int]]:
+	"""`<segment>:<offset>:<length>` -> (segment, offset, length); an earlier release's file name -> None."""
 	parts = key.split(":")
 	if len(parts) != 3:
-		return key, -1, -1
+		return None
 	return parts[0], int(parts[1]), int(parts[2])
 
 
@@ -449,7 +452,7 @@ def _mark(directory: str) -> None:
 	path = os.path.join(directory, MARKER)
 	if not os.path.exists(path):
 		with open(path, "w") as f:
-			f.write("This directory is an asab-sentry spool: one file per envelope waiting to be sent to Sentry.\n")
+			f.write(MARKER_TEXT)
 
 
 def _fsync(path: str) -> None:

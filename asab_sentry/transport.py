@@ -240,9 +240,9 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 			else:
 				body = entry.body.serialize()
 				self.Scheduler.serialized(entry, body)
-		except FileNotFoundError:
+		except FileNotFoundError as e:
 			outcome = sched.GONE
-			self._warn("spool:gone", "A spooled Sentry envelope disappeared before it was sent ('{}'); counted as spool_missing.".format(entry.key))
+			self._warn("spool:gone", "A spooled Sentry envelope disappeared before it was sent ('{}': {}); counted as spool_missing.".format(entry.key, e.strerror or e))
 		except OSError as e:
 			outcome = sched.UNREADABLE
 			self._warn("spool-read:{}".format(e.errno), "Cannot read a spooled Sentry envelope now ({}); it is kept and tried again.".format(e.strerror or e))

@@ -8,6 +8,7 @@ import logging
 import os
 import stat
 
+import asab
 import pytest
 
 from asab_sentry.spool import DiskSpool, MARKER, SUBDIRECTORY, SpoolError, pending
@@ -557,3 +558,242 @@ class TestSegmentFiles(object):
 			assert synced == []  # nothing new
 		finally:
 			spool.close()
+
+
+def spool_messages(caplog, level=logging.WARNING):
+	return [r.getMessage() for r in caplog.records if r.levelno == level and r.name == "asab_sentry.spool"]
+
+
+class TestSpoolMessages(object):
+	"""What the spool says, word for word: at start about what it found, and when it cannot be used."""
+
+	def test_what_an_earlier_run_left(self, tmp_path, caplog):
+		directory = tmp_path / "spool"
+		first = DiskSpool(str(directory))
+		first.write(b"a", "error")
+		first.write(b"b", "error")
+		first.close()
+		(directory / "notes.txt").write_text("x")
+		(directory / "other.acks").write_text("x")
+		for i in range(2):
+			(directory / "{:020d}-{:07d}-{:06d}.error.envelope.corrupt".format(1, 1, i)).write_bytes(b"x")
+		torn = "{:020d}-{:07d}-{:06d}.segment".format(2, 2, 2)
+		(directory / torn).write_bytes(b"ASE1")
+		second = DiskSpool(str(directory))
+		try:
+			with caplog.at_level(logging.INFO, logger="asab_sentry.spool"):
+				second.load()
+		finally:
+			second.close()
+		d = str(directory)
+		assert spool_messages(caplog) == [
+			"Sentry spool '{}': 2 file(s) that asab-sentry did not write are left alone (e.g. 'notes.txt').".format(d),
+			"Sentry spool '{}': 2 corrupt envelope file(s) (*.corrupt) are kept for inspection and not sent.".format(d),
+			"Sentry spool '{}': 1 segment(s) end in a damaged record (a write cut by a power cut?); the envelopes before it are sent, the segment is then kept as '<name>.corrupt' (e.g. '{}').".format(d, torn),
+		]
+		assert spool_messages(caplog, asab.LOG_NOTICE) == ["Sentry spool '{}': 2 envelope(s) left by an earlier run will be sent.".format(d)]
+		assert (directory / "notes.txt").exists() and (directory / "other.acks").exists()
+
+	def test_foreign_temporary_file_in_its_own_directory_is_kept(self, tmp_path):
+		directory = tmp_path / "spool"
+		DiskSpool(str(directory)).close()
+		(directory / "mine.tmp").write_text("not asab-sentry's")
+		spool = DiskSpool(str(directory))
+		spool.load()
+		spool.close()
+		assert (directory / "mine.tmp").exists()
+
+	def test_directory_that_cannot_be_made(self, tmp_path):
+		(tmp_path / "file").write_text("x")
+		with pytest.raises(SpoolError) as caught:
+			DiskSpool(str(tmp_path / "file" / "spool"))
+		assert str(caught.value) == "cannot use the spool directory '{}': Not a directory".format(tmp_path / "file" / "spool")
+
+	def test_in_use(self, tmp_path):
+		first = DiskSpool(str(tmp_path / "spool"))
+		try:
+			with pytest.raises(SpoolError) as caught:
+				DiskSpool(str(tmp_path / "spool"))
+			assert str(caught.value) == "the spool directory '{}' is in use by another process; give each instance its own".format(tmp_path / "spool")
+		finally:
+			first.close()
+
+	def test_marker_says_what_the_directory_is(self, tmp_path):
+		DiskSpool(str(tmp_path / "spool")).close()
+		assert (tmp_path / "spool" / MARKER).read_text() == "This directory is an asab-sentry spool: envelopes waiting to be sent to Sentry, in *.segment files.\n"
+
+	def test_a_directory_of_segments_without_a_marker_is_its_own(self, tmp_path):
+		"""(A spool whose marker was deleted: its files are asab-sentry's, so it is used, not a subdirectory.)"""
+		directory = tmp_path / "spool"
+		first = DiskSpool(str(directory))
+		first.write(b"a", "error")
+		first.close()
+		(directory / MARKER).unlink()
+		again = DiskSpool(str(directory))
+		try:
+			assert again.Directory == str(directory) and len(again.load()) == 1
+		finally:
+			again.close()
+
+
+class TestSegmentEdges(object):
+	"""The segment format at its edges: empty records, damaged headers, torn acknowledgements, odd bytes."""
+
+	def test_an_empty_record_is_a_record(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		key = spool.write(b"", "")
+		spool.close()
+		assert [(f.key, f.category, f.size) for f in pending(spool.Directory)] == [(key, "", 0)]
+
+	def test_a_wrong_magic_ends_the_reading(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		first = spool.write(b"one", "error")
+		second = spool.write(b"two", "error")
+		spool.close()
+		name, offset, _ = second.split(":")
+		header_at = int(offset) - 21 - len("error")
+		with open(os.path.join(spool.Directory, name), "r+b") as f:
+			f.seek(header_at)
+			f.write(b"XSE1")
+		assert [f.key for f in pending(spool.Directory)] == [first]
+
+	def test_a_torn_acknowledgement_is_ignored(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		a = spool.write(b"a", "error")
+		b = spool.write(b"b", "error")
+		spool.delete(a)
+		spool.close()
+		with open(os.path.join(spool.Directory, a.split(":")[0] + ".acks"), "ab") as f:
+			f.write(b"\x00\x00\x00")  # a power cut in the middle of the next acknowledgement
+		assert [f.key for f in pending(spool.Directory)] == [b]
+
+	def test_acknowledgements_kept_across_two_restarts(self, tmp_path):
+		directory = str(tmp_path / "spool")
+		spool = DiskSpool(directory)
+		keys = [spool.write(m.encode(), "error") for m in "abc"]
+		spool.delete(keys[0])
+		spool.close()
+		for _ in range(2):
+			again = DiskSpool(directory)
+			try:
+				assert [f.key for f in again.load()] == keys[1:]
+			finally:
+				again.close()
+
+	def test_odd_bytes_in_a_category(self, tmp_path):
+		import struct
+		import zlib
+		directory = tmp_path / "spool"
+		DiskSpool(str(directory)).close()
+		body = b"{}"
+		record = struct.pack(">4sIIqB", b"ASE1", len(body), zlib.crc32(body), 10 ** 18, 2) + b"\xffx" + body
+		name = "{:020d}-{:07d}-{:06d}.segment".format(3, 3, 3)
+		(directory / name).write_bytes(record)
+		assert [f.category for f in pending(str(directory))] == ["\ufffdx"]
+
+	def test_a_non_ascii_category_is_written_readably(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		spool.write(b"x", "caf\u00e9")
+		spool.close()
+		assert [f.category for f in pending(spool.Directory)] == ["caf?"]
+
+	def test_old_envelope_files_are_pending(self, tmp_path):
+		directory = tmp_path / "spool"
+		DiskSpool(str(directory)).close()
+		name = "{:020d}-{:07d}-{:06d}.transaction.envelope".format(1_700_000_000 * 10 ** 9, 1, 0)
+		(directory / name).write_bytes(b"12345")
+		assert pending(str(directory)) == [(name, "transaction", 5, 1_700_000_000.0)]
+
+	def test_acknowledgement_file_is_private(self, tmp_path):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		key = spool.write(b"a", "error")
+		spool.write(b"b", "error")
+		spool.delete(key)
+		spool.close()
+		acks = os.path.join(spool.Directory, key.split(":")[0] + ".acks")
+		assert stat.S_IMODE(os.stat(acks).st_mode) == 0o600
+
+	def test_a_write_that_cannot_be_cut_off_goes_to_a_new_segment(self, tmp_path, monkeypatch):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		try:
+			first = spool.write(b"first", "error")
+			real_write = os.write
+
+			def half(fd, data):
+				real_write(fd, bytes(data[:3]))
+				raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+			def no_truncate(fd, length):
+				raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+			monkeypatch.setattr(os, "write", half)
+			monkeypatch.setattr(os, "ftruncate", no_truncate)
+			with pytest.raises(OSError):
+				spool.write(b"lost", "error")
+			monkeypatch.undo()
+			third = spool.write(b"third", "error")
+			assert third.split(":")[0] != first.split(":")[0]
+			assert spool.read(first) == b"first" and spool.read(third) == b"third"
+		finally:
+			spool.close()
+
+	def test_nothing_written_nothing_fsynced(self, tmp_path, monkeypatch):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		synced = []
+		monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+		try:
+			spool.sync()
+			assert synced == []
+		finally:
+			spool.close()
+
+	def test_an_acknowledgement_alone_is_fsynced(self, tmp_path, monkeypatch):
+		spool = DiskSpool(str(tmp_path / "spool"))
+		key = spool.write(b"a", "error")
+		spool.write(b"b", "error")
+		spool.sync()
+		synced = []
+		real = os.fsync
+
+		def record(fd):
+			synced.append(os.path.basename(os.readlink("/proc/self/fd/{}".format(fd))))
+			return real(fd)
+
+		monkeypatch.setattr(os, "fsync", record)
+		try:
+			spool.delete(key)
+			spool.sync()
+			name = key.split(":")[0]
+			assert sorted(synced) == sorted([name, name + ".acks", "spool"])  # the acks file is new: the directory too
+		finally:
+			spool.close()
+
+
+class TestGoneWarning(object):
+	"""An envelope whose record is gone is counted as spool_missing, with a WARNING saying which and why."""
+
+	def test_segment_cut_short(self, rig, tmp_path, caplog):
+		spool = tmp_path / "spool"
+		r = rig(spool_dir=str(spool))
+		r.Transport.capture_envelope(event("e"))
+		[key] = envelopes(str(spool))
+		name, offset, _ = key.split(":")
+		with open(str(spool / name), "r+b") as f:
+			f.truncate(int(offset) + 2)
+		r.pump_all()
+		assert r.Stats.snapshot()["dropped.spool_missing"] == 1
+		assert "A spooled Sentry envelope disappeared before it was sent ('{}': segment '{}' ends before the envelope at {}); counted as spool_missing.".format(key, name, offset) in [
+			rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING
+		]
+
+	def test_segment_forgotten(self, rig, tmp_path, caplog):
+		spool = tmp_path / "spool"
+		r = rig(spool_dir=str(spool))
+		r.Transport.capture_envelope(event("e"))
+		[key] = envelopes(str(spool))
+		name = key.split(":")[0]
+		r.Spool._Segments.pop(name)
+		r.pump_all()
+		assert "A spooled Sentry envelope disappeared before it was sent ('{}': no segment '{}'); counted as spool_missing.".format(key, name) in [
+			rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING
+		]
