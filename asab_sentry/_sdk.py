@@ -170,7 +170,7 @@ def reset_local_scopes() -> None:
 	sentry_sdk.scope._current_scope.set(None)  # type: ignore[attr-defined]
 
 
-def event_from_exception(exc: BaseException, mechanism: dict) -> typing.Tuple[typing.Any, typing.Dict[str, typing.Any]]:
+def unhandled_event(exc: BaseException, mechanism: dict) -> typing.Tuple[typing.Any, typing.Dict[str, typing.Any]]:
 	"""
 	A structured event (and its hint) for `exc` with the given mechanism.
 
@@ -211,6 +211,18 @@ def sdk_version() -> str:
 	"""sentry-sdk's version, for the `User-Agent` and auth header (public constant, kept here with the auth helpers)."""
 	import sentry_sdk.consts
 	return sentry_sdk.consts.VERSION
+
+
+def transport_endpoint(transport) -> typing.Optional[typing.Tuple[str, str]]:
+	"""
+	The envelope endpoint and auth header of a `sentry_sdk.transport.Transport` subclass's DSN, or
+	None without a DSN.
+
+	Internal: `Transport.parsed_dsn` is what the SDK's transport base class parses from the client's
+	options; reading it keeps the DSN's interpretation the SDK's.
+	"""
+	parsed = getattr(transport, "parsed_dsn", None)
+	return None if parsed is None else envelope_endpoint(parsed)
 
 
 def envelope_endpoint(parsed_dsn) -> typing.Tuple[str, str]:

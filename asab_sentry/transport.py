@@ -89,14 +89,14 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		threads: int = POOL_SIZE, max_size: int = MEMORY_QUEUE_SIZE,
 	):
 		super().__init__(options)
-		if self.parsed_dsn is None:
+		endpoint = _sdk.transport_endpoint(self)
+		if endpoint is None:
 			raise ValueError("the delivery transport needs a DSN")
 		self.Spool = spool
 		self.Stats = stats
 		self.Clock = clock or Clock()
 		if sender is None:
-			url, auth_header = _sdk.envelope_endpoint(self.parsed_dsn)
-			sender = make_sender(url, auth_header, options)
+			sender = make_sender(endpoint[0], endpoint[1], options)
 		self.Sender = sender
 		self.Scheduler = Scheduler(
 			stats, max_size, max_retry_age=max_retry_age, evicted_reason="spool_full" if spool is not None else "queue_full",

@@ -64,7 +64,7 @@ def capture_unhandled(exc: BaseException, mechanism: str) -> typing.Optional[str
 		if not sentry_sdk.get_client().is_active():
 			return None
 		_mark(exc)
-		event, hint = _sdk.event_from_exception(exc, mechanism={"type": mechanism, "handled": False})
+		event, hint = _sdk.unhandled_event(exc, mechanism={"type": mechanism, "handled": False})
 		return sentry_sdk.capture_event(event, hint=hint)
 	except Exception as e:
 		L.warning("Cannot report an uncaught exception to Sentry ({!r}).".format(e))

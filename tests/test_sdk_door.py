@@ -8,7 +8,7 @@ from asab_sentry import uncaught
 
 
 class TestCaptureUnhandled(object):
-	"""An error sent as unhandled, caught by a named mechanism (uncaught.capture_unhandled through _sdk.event_from_exception)."""
+	"""An error sent as unhandled, caught by a named mechanism (uncaught.capture_unhandled through _sdk.unhandled_event)."""
 
 	def test_event_is_unhandled_with_the_mechanism_and_its_id_is_returned(self, sentry_app):
 		s = sentry_app()
