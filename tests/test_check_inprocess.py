@@ -19,7 +19,7 @@ import asab.abc.singleton
 import asab.config
 import sentry_sdk
 
-from asab_sentry import _sdk, check
+from asab_sentry import _sdk, check, logs
 from asab_sentry.testing import affects_sentry
 
 DSN_HOST = "0123456789abcdef0123456789abcdef@127.0.0.1"
@@ -52,7 +52,7 @@ def run_check(tmp_path, monkeypatch):
 	"""Run the check in this process on a config text; asab.Config, the environment, logging and the SDK are put back after."""
 	saved_config = {section: dict(asab.Config.items(section, raw=True)) for section in asab.Config.sections()}
 	root = logging.getLogger()
-	saved_root = (root.level, list(root.handlers))
+	saved_root = (root.level, list(root.handlers), logs._Handler)  # the Sentry Logs handler the root has, as logs.py knows it
 	saved_singletons = dict(asab.abc.singleton.Singleton._instances)
 	# `-c FILE` is kept by ASAB in a class attribute, and every later Application would read that file.
 	saved_defaults = copy.deepcopy(asab.config.ConfigParser._default_values)
@@ -100,6 +100,7 @@ def run_check(tmp_path, monkeypatch):
 		asab.Config.read_dict(saved_config)
 		root.setLevel(saved_root[0])
 		root.handlers[:] = saved_root[1]
+		logs._Handler = saved_root[2]
 
 
 def sentry(dsn, extra=""):
