@@ -294,7 +294,7 @@ class DiskSpool(object):
 
 	def sync(self) -> None:
 		"""fsync what was written since the last call (segments, acknowledgements, the directory's new names)."""
-		fds = []
+		fds: typing.List[int] = []
 		with self._Lock:
 			names, self._Unsynced = self._Unsynced, set()
 			new_files, self._NewFiles = self._NewFiles, False
@@ -376,7 +376,7 @@ def scan_segment(path: str) -> typing.Tuple[typing.List[Found], bool]:
 	with open(path, "rb") as f:
 		data = f.read()
 	name = os.path.basename(path)
-	found = []
+	found: typing.List[Found] = []
 	pos = 0
 	while pos < len(data):
 		if len(data) - pos < _HEADER.size:
