@@ -216,10 +216,7 @@ class SentryConfig:
 		max_retry_age = r.get_seconds("sentry", "max_retry_age", None, DEFAULT_MAX_RETRY_AGE)
 		if max_retry_age <= 0:
 			raise ConfigError(r.describe("sentry", "max_retry_age", r.get("sentry", "max_retry_age", None), "a positive duration such as 1d, 12h or 30m"))
-		ca_certs = r.get("sentry", "ca_certs", "SSL_CERT_FILE")
-		if ca_certs == "" or r.Source.get(("sentry", "ca_certs"), "").startswith("["):
-			# Unset: the next variable; set in the file: read it too, so that it is the WARNING of a variable that loses.
-			ca_certs = r.get("sentry", "ca_certs", "REQUESTS_CA_BUNDLE") or ca_certs
+		ca_certs = r.get("sentry", "ca_certs", ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"))
 		cert_file = r.get("sentry", "cert_file", None)
 		key_file = r.get("sentry", "key_file", None)
 		for key, value in (("ca_certs", ca_certs), ("cert_file", cert_file), ("key_file", key_file)):
@@ -335,20 +332,26 @@ class _Reader(object):
 		self.Environ = environ
 		self.Source: typing.Dict[typing.Tuple[str, str], str] = {}
 
-	def get(self, section: str, key: str, env_name: typing.Optional[str], default: str = "") -> str:
-		"""The value of `[section] key`: explicit file value > `env_name` > `default` (see the module)."""
+	def get(self, section: str, key: str, env_name: typing.Union[str, typing.Sequence[str], None], default: str = "") -> str:
+		"""
+		The value of `[section] key`: explicit file value > `env_name` > `default` (see the module).
+		`env_name` may be several variables, the first set one winning (`SSL_CERT_FILE`, then `REQUESTS_CA_BUNDLE`).
+		"""
 		value = self._file_value(section, key)
-		env_value = self.Environ.get(env_name, "").strip() if env_name is not None else ""
+		names = (env_name,) if isinstance(env_name, str) else tuple(env_name or ())
+		env_values = [(name, self.Environ.get(name, "").strip()) for name in names]
 		if value != "":
 			self.Source[(section, key)] = "[{}] {}".format(section, key)
-			if env_value != "" and env_value != value:
-				L.warning("{} is set but ignored: '[{}] {}' in the configuration wins.".format(env_name, section, key))
+			for name, env_value in env_values:
+				if env_value != "" and env_value != value:
+					L.warning("{} is set but ignored: '[{}] {}' in the configuration wins.".format(name, section, key))
 			L.debug("[{}] {} is set in the configuration.".format(section, key))
 			return value
-		if env_value != "":
-			self.Source[(section, key)] = str(env_name)
-			L.debug("[{}] {} comes from {}.".format(section, key, env_name))
-			return env_value
+		for name, env_value in env_values:
+			if env_value != "":
+				self.Source[(section, key)] = name
+				L.debug("[{}] {} comes from {}.".format(section, key, name))
+				return env_value
 		L.debug("[{}] {} is the default.".format(section, key))
 		return default
 

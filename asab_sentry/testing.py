@@ -221,15 +221,8 @@ def sentry_app(
 		app.SentryService = service
 		yield SentryApp(app, service, transport)
 	finally:
-		try:
-			sentry_sdk.get_client().close(timeout=0)
-		except Exception:
-			pass
-		_sdk.reset_scopes()
 		asab.abc.singleton.Singleton._instances.pop(cls, None)
-		for name in list(asab.Config.sections()):
-			asab.Config.remove_section(name)
-		asab.Config.read_dict(saved_config)
+		put_back(saved_config)
 		os.environ.clear()
 		os.environ.update(saved_environ)
 		root.setLevel(saved_levels[0])
@@ -243,6 +236,24 @@ def sentry_app(
 		loop = getattr(app, "Loop", None)
 		if loop is not None and asyncio.all_tasks(loop):
 			gc.collect()
+
+
+def put_back(saved_config: typing.Mapping[str, typing.Mapping[str, str]]) -> None:
+	"""
+	Close the SDK's client, forget its scopes and give `asab.Config` the sections `saved_config`
+	(what an application built in a test changed; `sentry_app()` does this on exit).
+
+	Args:
+		saved_config: `{section: {key: raw value}}`, as read before the application was built.
+	"""
+	try:
+		sentry_sdk.get_client().close(timeout=0)
+	except Exception:
+		pass
+	_sdk.reset_scopes()
+	for name in list(asab.Config.sections()):
+		asab.Config.remove_section(name)
+	asab.Config.read_dict(saved_config)
 
 
 class CapturedEvents(object):

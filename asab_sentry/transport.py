@@ -96,7 +96,7 @@ class DeliveryTransport(sentry_sdk.transport.Transport):
 		self.Stats = stats
 		self.Clock = clock or Clock()
 		if sender is None:
-			sender = make_sender(endpoint[0], endpoint[1], options)
+			sender = make_sender(*endpoint, options)
 		self.Sender = sender
 		self.Scheduler = Scheduler(
 			stats, max_size, max_retry_age=max_retry_age, evicted_reason="spool_full" if spool is not None else "queue_full",

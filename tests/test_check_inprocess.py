@@ -17,10 +17,9 @@ import urllib3.exceptions
 import asab
 import asab.abc.singleton
 import asab.config
-import sentry_sdk
 
-from asab_sentry import _sdk, check, logs
-from asab_sentry.testing import affects_sentry
+from asab_sentry import check, logs
+from asab_sentry.testing import affects_sentry, put_back
 
 DSN_HOST = "0123456789abcdef0123456789abcdef@127.0.0.1"
 
@@ -84,20 +83,13 @@ def run_check(tmp_path, monkeypatch):
 	try:
 		yield run
 	finally:
-		try:
-			sentry_sdk.get_client().close(timeout=0)
-		except Exception:
-			pass
-		_sdk.reset_scopes()
 		for service in loaded:
 			service.App.Loop.close()
 		asab.config.ConfigParser._default_values.clear()
 		asab.config.ConfigParser._default_values.update(saved_defaults)
 		asab.abc.singleton.Singleton._instances.clear()
 		asab.abc.singleton.Singleton._instances.update(saved_singletons)
-		for section in list(asab.Config.sections()):
-			asab.Config.remove_section(section)
-		asab.Config.read_dict(saved_config)
+		put_back(saved_config)
 		root.setLevel(saved_root[0])
 		root.handlers[:] = saved_root[1]
 		logs._Handler = saved_root[2]
